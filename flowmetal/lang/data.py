@@ -14,8 +14,9 @@ Collections read from source carry a ``span`` so errors can point at them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 __all__ = [
     "Span",
@@ -53,7 +54,10 @@ class Span:
 
 
 class Symbol:
-    """A name. ``ns`` is the part before ``/`` (``str/join`` has ns ``str``); spans are not part of equality."""
+    """A name. ``ns`` is the part before ``/`` (``str/join`` has ns ``str``).
+
+    The span is where this occurrence was read; it is not part of equality.
+    """
 
     __slots__ = ("name", "ns", "full", "span", "_hash")
 
@@ -208,7 +212,7 @@ class Set:
 
 
 class Atom:
-    """The one mutable reference: ``(atom 0)``, read with ``@a``, changed by ``reset!``/``swap!``."""
+    """The one mutable reference: ``(atom 0)``, read with ``@a``, set by ``reset!``/``swap!``."""
 
     __slots__ = ("value",)
 

@@ -15,7 +15,7 @@ throw one into the program; the machine turns it into an ordinary Flowmetal thro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .data import Keyword, Map, Span, kw
@@ -118,7 +118,7 @@ class FlowmetalError(Exception):
 
 
 class ReadError(FlowmetalError):
-    """The text is not well-formed Flowmetal. ``incomplete`` is true when more input could fix it."""
+    """Text that is not well-formed Flowmetal; ``incomplete`` if more input could fix it."""
 
     kind = "read error"
 

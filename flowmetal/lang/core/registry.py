@@ -9,7 +9,8 @@ suspended computation never holds a Python frame). It reports errors with
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Builtin", "BUILTINS", "builtin"]
 

@@ -1,0 +1,384 @@
+"""The ``flowmetal`` command. Each subcommand opens the store and calls one ``Runtime``
+method; errors become a message on stderr and exit code 1, never a traceback.
+
+Exit codes: 0 success, 1 error (bad input, the program failed), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .lang.errors import FlowmetalError
+from .store import StoreError, open_store
+
+__all__ = ["main"]
+
+DEFAULT_DB = "flowmetal.db"
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class UsageError(Exception):
+    """A bad command line: says what is wrong with which option."""
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _db(args: argparse.Namespace) -> str:
+    return args.db or os.environ.get("FLOWMETAL_DB") or DEFAULT_DB
+
+
+def _runtime(args: argparse.Namespace, **options: Any) -> Any:
+    from .runtime import Runtime
+
+    return Runtime(open_store(_db(args)), **options)
+
+
+def _parse_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                         f"column {exc.colno}") from None
+
+
+def _parse_args(pairs: list[str]) -> dict[str, Any]:
+    """``--arg k=v``: v is read as JSON when it is valid JSON, else taken as a string."""
+    out_args: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--arg expects KEY=VALUE, got {pair!r}")
+        try:
+            out_args[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out_args[key] = value
+    return out_args
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _show_value(value: Any) -> str:
+    from .lang.printer import pr_str
+
+    return pr_str(value)
+
+
+def _error_report(program_id: str, rec: Any, db: str) -> None:
+    from .runtime.codec import error_from_json
+
+    e = rec.error or {}
+    info = error_from_json(e)
+    where = e.get("where")
+    err.print(f"[red]error[/red]: {where + ': ' if where else ''}{info.kind}: {info.message}",
+              markup=True)
+    for name, pos in e.get("trace") or []:
+        err.print(f"  at {name} ({pos or '?'})")
+    err.print(f"program {program_id} failed and is kept in {db}; choose a restart with\n"
+              f"  flowmetal recover {program_id} --retry | --use-value JSON | --abort")
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .lang.evaluate import LocalEffects, evaluate
+
+    result = evaluate(args.expr, "<eval>", LocalEffects(echo=_write))
+    out.print(_show_value(result.value), markup=False)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    rt = _runtime(args, virtual_time=args.virtual_time, on_output=lambda _pid, t: _write(t))
+    pid = rt.start_file(args.file, _parse_args(args.arg))
+    return _drive_to_end(rt, pid, _db(args))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    rt = _runtime(args, virtual_time=args.virtual_time, on_output=lambda _pid, t: _write(t))
+    rt.get(args.id)
+    return _drive_to_end(rt, args.id, _db(args))
+
+
+def _drive_to_end(rt: Any, pid: str, db: str) -> int:
+    try:
+        rec = rt.run(pid)
+    except KeyboardInterrupt:
+        err.print(f"\ninterrupted: program {pid} is safely suspended in {db}; "
+                  f"continue it with\n  flowmetal resume {pid}")
+        return 130
+    if rec.status == "done":
+        out.print(_show_value(rt.result(pid)), markup=False)
+        return 0
+    if rec.status == "failed":
+        _error_report(pid, rec, db)
+        return 1
+    err.print(f"program {pid} ended: {rec.status}")
+    return 1
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    pid = rt.start_file(args.file, _parse_args(args.arg))
+    print(pid)
+    return 0
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    store = open_store(_db(args))
+    table = Table("ID", "NAME", "KIND", "STATUS", "EVENTS", "UPDATED", box=None)
+    import datetime as dt
+
+    for rec in store.list_programs(status=args.status, limit=args.limit):
+        when = dt.datetime.fromtimestamp(rec.updated_at).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(rec.id, rec.name, rec.kind, rec.status, str(rec.last_seq), when)
+    out.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .runtime.codec import from_json
+
+    rt = _runtime(args)
+    rec = rt.get(args.id)
+    if args.json:
+        print(json.dumps({"id": rec.id, "name": rec.name, "kind": rec.kind,
+                          "status": rec.status, "code_hash": rec.code_hash,
+                          "parent_id": rec.parent_id, "args": rec.args, "result": rec.result,
+                          "error": rec.error, "waiting": rec.waiting,
+                          "events": rec.last_seq}, indent=2))
+        return 0
+    out.print(f"program  {rec.id} ({rec.name})", markup=False)
+    out.print(f"status   {rec.status}", markup=False)
+    out.print(f"code     {rec.code_hash}", markup=False)
+    out.print(f"events   {rec.last_seq}", markup=False)
+    if rec.status == "done":
+        out.print(f"result   {_show_value(from_json(rec.result))}", markup=False)
+    if rec.error:
+        out.print(f"error    {rec.error.get('type')}: {rec.error.get('message')}", markup=False)
+        if rec.status == "failed":
+            out.print(f"restarts flowmetal recover {rec.id} --retry | --use-value JSON | --abort",
+                      markup=False)
+    for wait in rec.waiting or []:
+        out.print(f"waits on {_describe_wait(wait)}", markup=False)
+    timers = rt.store.list_timers(rec.id)
+    for t in timers:
+        import datetime as dt
+
+        when = dt.datetime.fromtimestamp(t.due_at).isoformat(timespec="seconds")
+        out.print(f"timer    {t.key} due {when}", markup=False)
+    return 0
+
+
+def _describe_wait(wait: dict) -> str:
+    kind = wait.get("kind")
+    if kind == "message":
+        return f"message {wait.get('name')!r}"
+    if kind == "effect":
+        return f"{wait.get('effect')} {json.dumps(wait.get('request'))}"
+    return str(kind)
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    rt = _runtime(args)
+    rt.get(args.id)
+    events = rt.store.events(args.id)
+    if args.json:
+        for e in events:
+            print(json.dumps({"seq": e.seq, "type": e.type, "at": e.at, "data": e.data}))
+        return 0
+    table = Table("SEQ", "AT", "TYPE", "DATA", box=None)
+    for e in events:
+        when = dt.datetime.fromtimestamp(e.at).strftime("%H:%M:%S.%f")[:-3]
+        table.add_row(str(e.seq), when, e.type, json.dumps(e.data)[:200])
+    out.print(table)
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    if args.callback:
+        payload = _parse_json(args.callback[1], "the callback payload")
+        seq = rt.complete_callback(args.callback[0], payload)
+        out.print(f"delivered callback (event {seq})")
+        return 0
+    if args.id is None or args.name is None or args.payload is None:
+        raise UsageError("send needs ID NAME JSON (or --callback TOKEN JSON)")
+    payload = _parse_json(args.payload, "the payload")
+    seq = rt.send(args.id, args.name, payload)
+    out.print(f"sent {args.name!r} to {args.id} (event {seq})")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    rt.cancel(args.id)
+    rec = rt.drive(args.id)
+    out.print(f"program {args.id} is {rec.status}")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    rt = _runtime(args, virtual_time=args.virtual_time, on_output=lambda _p, t: _write(t))
+    if args.use_value is not None:
+        rt.recover(args.id, "use-value", _parse_json(args.use_value, "--use-value"))
+    elif args.abort:
+        rt.recover(args.id, "abort")
+    elif args.retry:
+        rt.recover(args.id, "retry")
+    else:
+        rec = rt.get(args.id)
+        if rec.status != "failed":
+            raise UsageError(f"program {args.id} is {rec.status}, not failed")
+        out.print(f"program {args.id} failed: {(rec.error or {}).get('message')}\n"
+                  "choose a restart: --retry, --use-value JSON or --abort", markup=False)
+        return 1
+    if args.no_run:
+        return 0
+    return _drive_to_end(rt, args.id, _db(args))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    report = rt.replay(args.id)
+    if report.ok:
+        out.print(f"replay of {args.id} matches its log: {report.events_checked} events, "
+                  f"{report.steps} steps", markup=False)
+        return 0
+    err.print(f"replay of {args.id} diverges:\n{report.divergence}", markup=False)
+    return 1
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    report = rt.upgrade(args.id, args.file)
+    if report.ok:
+        out.print(f"program {args.id} now runs {args.file} "
+                  f"(replayed {report.events_checked} events without divergence)", markup=False)
+        return 0
+    err.print(f"not upgraded: replaying {args.id} against {args.file} diverges:\n"
+              f"{report.divergence}", markup=False)
+    return 1
+
+
+# -- the parser ------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="flowmetal", description="Durable, evented, asynchronous scripting in a Lisp.",
+        epilog="Example: flowmetal run examples/approval.flow --arg amount=120")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str,
+            example: str, db: bool = True) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_, epilog=f"Example: {example}")
+        sp.set_defaults(fn=fn)
+        if db:
+            sp.add_argument("--db", help=f"the store: an SQLite file (default ./{DEFAULT_DB}, "
+                            "or $FLOWMETAL_DB)")
+        return sp
+
+    sp = add("run", cmd_run, "Start a program and drive it until it ends, printing its output.",
+             "flowmetal run job.flow --arg name=ada --virtual-time")
+    sp.add_argument("file", help="the program's source file")
+    sp.add_argument("--arg", action="append", metavar="KEY=VALUE",
+                    help="an argument for main (VALUE is JSON, or else a string); repeatable")
+    sp.add_argument("--virtual-time", action="store_true",
+                    help="jump over sleeps and timeouts instead of waiting")
+
+    sp = add("eval", cmd_eval, "Evaluate an expression in memory and print its value.",
+             "flowmetal eval '(reduce + (range 10))'", db=False)
+    sp.add_argument("expr", help="Flowmetal source text")
+
+    sp = add("start", cmd_start, "Create a program without driving it; prints its ID.",
+             "ID=$(flowmetal start job.flow)")
+    sp.add_argument("file")
+    sp.add_argument("--arg", action="append", metavar="KEY=VALUE")
+
+    sp = add("resume", cmd_resume, "Drive a suspended program until it ends.",
+             "flowmetal resume p-1a2b3c4d5e6f")
+    sp.add_argument("id")
+    sp.add_argument("--virtual-time", action="store_true")
+
+    sp = add("ps", cmd_ps, "List programs and their status.", "flowmetal ps --status waiting")
+    sp.add_argument("--status", help="only programs with this status")
+    sp.add_argument("--limit", type=int, default=100)
+
+    sp = add("show", cmd_show, "Show a program: status, result or error, what it waits for.",
+             "flowmetal show p-1a2b3c4d5e6f")
+    sp.add_argument("id")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sp = add("log", cmd_log, "Print a program's event log.", "flowmetal log p-1a2b3c --json")
+    sp.add_argument("id")
+    sp.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    sp = add("send", cmd_send, "Send a named event (JSON) to a program, or deliver a callback.",
+             "flowmetal send p-1a2b3c approval '{\"ok\": true}'")
+    sp.add_argument("id", nargs="?")
+    sp.add_argument("name", nargs="?")
+    sp.add_argument("payload", nargs="?", help="JSON")
+    sp.add_argument("--callback", nargs=2, metavar=("TOKEN", "JSON"),
+                    help="deliver a callback result instead (at most once)")
+
+    sp = add("cancel", cmd_cancel, "Cancel a program.", "flowmetal cancel p-1a2b3c")
+    sp.add_argument("id")
+
+    sp = add("recover", cmd_recover, "Choose a restart for a failed program, then drive it.",
+             "flowmetal recover p-1a2b3c --use-value '{\"status\": 200}'")
+    sp.add_argument("id")
+    group = sp.add_mutually_exclusive_group()
+    group.add_argument("--retry", action="store_true", help="retry the failed expression")
+    group.add_argument("--use-value", metavar="JSON", help="make it return this value")
+    group.add_argument("--abort", action="store_true", help="end the program as aborted")
+    sp.add_argument("--no-run", action="store_true", help="record the choice, don't drive")
+    sp.add_argument("--virtual-time", action="store_true")
+
+    sp = add("replay", cmd_replay, "Replay a program's log and check it reproduces.",
+             "flowmetal replay p-1a2b3c --verify")
+    sp.add_argument("id")
+    sp.add_argument("--verify", action="store_true", help="(the default) compare every step")
+
+    sp = add("upgrade", cmd_upgrade, "Switch a program to new code if its log replays on it.",
+             "flowmetal upgrade p-1a2b3c job-v2.flow")
+    sp.add_argument("id")
+    sp.add_argument("file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return 1
+    try:
+        return args.fn(args)
+    except FlowmetalError as exc:
+        err.print(str(exc), markup=False)
+        return 1
+    except (StoreError, UsageError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

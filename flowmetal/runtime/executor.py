@@ -1,0 +1,385 @@
+"""The executor: drives one program from its last durable state to its next one.
+
+A drive loads the latest snapshot (or starts fresh from the code), runs the machine until
+every fiber waits, and commits in ONE transaction the new events, the new snapshot, and
+what the outside world must now do (timers, outbox tasks, callbacks, child programs).
+Nothing is performed outside before it is committed; output is shown after the commit.
+
+The rules that make a run replayable, followed identically by ``replay``:
+
+1. Run until the machine is quiescent (every fiber waits).
+2. Answer the *internal* effects it asked for (``now``, ``random``, ``uuid``, ``print``,
+   ``log``, ``callback``, ``spawn``) at once, in request order, recording each as an
+   event; if any was answered, go to 1.
+3. Otherwise apply the next unapplied *input* event of the log (a completion, a message,
+   a timer, a restart...), in log order, and go to 1. With none left, commit and stop.
+
+Each effect's key is the ``seq`` of the event that recorded its request; outbox tasks carry
+the idempotency key ``program:key``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid as _uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..lang import snapshot
+from ..lang.base import base, new_machine
+from ..lang.compiler import compile_expanded
+from ..lang.data import Map, kw
+from ..lang.machine import Done, Failed, Machine, OutOfFuel, Request, Suspended
+from ..lang.nodes import CodeUnit
+from ..store.contract import (
+    INPUT_EVENT_TYPES,
+    Commit,
+    ConflictError,
+    EventRecord,
+    NewProgram,
+    NewTask,
+    ProgramRecord,
+    Store,
+)
+from .clock import Clock, RealClock
+from .codec import error_from_json, error_to_json, from_json, from_plain, to_json
+
+__all__ = ["Executor", "INTERNAL_EFFECTS", "new_program_id", "DriveResult"]
+
+INTERNAL_EFFECTS = frozenset({"now", "random", "uuid", "print", "log", "callback", "spawn"})
+TASK_EFFECTS = frozenset({"http", "call"})
+_CHECKPOINT_STEPS = 5_000_000
+
+
+def new_program_id() -> str:
+    return "p-" + secrets.token_hex(6)
+
+
+@dataclass
+class DriveResult:
+    """What one drive did: the program's record after it, and the output it committed."""
+
+    program: ProgramRecord
+    output: list[str] = field(default_factory=list)
+    events: int = 0
+
+
+class _Batch:
+    """Events and side records gathered for the next commit, with seqs assigned in order."""
+
+    def __init__(self, last_seq: int) -> None:
+        self.expected_seq = last_seq
+        self.events: list[tuple[str, Any]] = []
+        self.timers: list[tuple[str, float]] = []
+        self.cancel_timers: list[str] = []
+        self.tasks: list[NewTask] = []
+        self.callbacks: list[tuple[str, str]] = []
+        self.programs: list[NewProgram] = []
+        self.send: list[tuple[str, str, Any]] = []
+        self.output: list[str] = []
+
+    def cancel(self, key: str) -> None:
+        """Drop a timer: never written if it was asked for in this same batch."""
+        pending = [t for t in self.timers if t[0] != key]
+        if len(pending) == len(self.timers):
+            self.cancel_timers.append(key)
+        self.timers = pending
+
+    def add(self, type_: str, data: Any) -> int:
+        self.events.append((type_, data))
+        return self.expected_seq + len(self.events)
+
+
+class Executor:
+    """Drives programs stored in ``store``; one executor per process (or thread).
+
+    :param clock: where ``now`` and timers get the time (``VirtualClock`` in tests and
+        ``--virtual-time``).
+    :param callback_url: the public base URL that callback URLs are made from.
+    """
+
+    def __init__(self, store: Store, *, clock: Clock | None = None,
+                 callback_url: str = "http://127.0.0.1:8080",
+                 on_output: Callable[[str, str], None] | None = None,
+                 checkpoint_steps: int = _CHECKPOINT_STEPS) -> None:
+        self.store = store
+        self.clock = clock or RealClock()
+        self.callback_url = callback_url.rstrip("/")
+        self.on_output = on_output
+        self.checkpoint_steps = checkpoint_steps
+        self.base = base()
+        self.units: dict[str, CodeUnit] = dict(self.base.units)
+
+    # -- code ------------------------------------------------------------------------
+
+    def unit(self, code_hash: str) -> CodeUnit:
+        """The compiled unit for ``code_hash``, rebuilt from the store on first use."""
+        found = self.units.get(code_hash)
+        if found is None:
+            rec = self.store.get_code(code_hash)
+            found = compile_expanded(rec.unit, rec.source_name)
+            self.units[code_hash] = found
+        return found
+
+    def save_code(self, unit: CodeUnit, source: str) -> None:
+        self.units[unit.hash] = unit
+        self.store.put_code(unit.hash, unit.source_name, source, unit.blob)
+
+    # -- loading ----------------------------------------------------------------------
+
+    def load(self, rec: ProgramRecord) -> Machine:
+        """The program's machine as of its latest snapshot, or fresh from its code."""
+        snap = self.store.latest_snapshot(rec.id)
+        if snap is not None:
+            return snapshot.decode(snap.state, self.base.glob, self.unit)
+        return self.fresh_machine(rec)
+
+    def fresh_machine(self, rec: ProgramRecord) -> Machine:
+        args = from_json(rec.args)
+        if rec.kind == "child":
+            unit = self.unit(rec.code_hash)
+            return _child_machine(new_machine(unit), unit, args)
+        return new_machine(self.unit(rec.code_hash), args)
+
+    # -- driving ----------------------------------------------------------------------
+
+    def drive(self, program_id: str, max_attempts: int = 20) -> DriveResult:
+        """Run the program as far as it can go now and commit; retried on a conflict
+        (an input arrived or another process committed while we ran)."""
+        for _ in range(max_attempts):
+            try:
+                return self._drive_once(program_id)
+            except ConflictError:
+                continue
+        raise ConflictError(f"program {program_id}: gave up after {max_attempts} conflicts")
+
+    def _drive_once(self, program_id: str) -> DriveResult:
+        rec = self.store.get_program(program_id)
+        if rec.finished:
+            return DriveResult(rec)
+        m = self.load(rec)
+        extra = m.extra
+        extra.setdefault("keys", {})
+        cursor = extra.get("cursor", 0)
+        inputs = [e for e in self.store.events(program_id, after=cursor)
+                  if e.type in INPUT_EVENT_TYPES]
+        batch = _Batch(rec.last_seq)
+        steps_at_commit = m.steps
+        while True:
+            if m.status == "failed" or m.status == "aborted":
+                if m.status == "failed" and not extra.get("failure_recorded"):
+                    return self._finish(rec, m, batch, "failed")
+                if m.status == "aborted":
+                    return self._finish(rec, m, batch, "aborted")
+                if not self._apply_next(m, inputs, batch):
+                    return self._commit(rec, m, batch, "failed")
+                continue
+            outcome = m.run(1_000_000)
+            if isinstance(outcome, OutOfFuel):
+                if m.steps - steps_at_commit >= self.checkpoint_steps:
+                    rec = self._checkpoint(rec, m, batch)
+                    batch = _Batch(rec.last_seq)
+                    steps_at_commit = m.steps
+                continue
+            if isinstance(outcome, Done):
+                return self._finish(rec, m, batch, "done")
+            if isinstance(outcome, Failed):
+                continue  # recorded at the top of the loop
+            assert isinstance(outcome, Suspended)
+            for eid in outcome.cancelled:
+                key = _key_of(extra["keys"], eid)
+                if key is not None:
+                    del extra["keys"][key]
+                    batch.cancel(key)
+            answered = False
+            for req in outcome.requests:
+                answered = self._request(rec, m, req, batch) or answered
+            if answered:
+                continue
+            if extra.get("cancel"):
+                return self._finish(rec, m, batch, "cancelled")
+            if not self._apply_next(m, inputs, batch):
+                return self._commit(rec, m, batch, "waiting")
+
+    def _request(self, rec: ProgramRecord, m: Machine, req: Request, batch: _Batch) -> bool:
+        """Record one effect request; perform it now if it is internal. True if answered."""
+        seq = batch.expected_seq + len(batch.events) + 1
+        key = str(seq)
+        kind = req.kind
+        request = to_json(req.data)
+        if kind in INTERNAL_EFFECTS:
+            value = self._perform(rec, req, key, batch)
+            batch.add("effect", {"key": key, "kind": kind, "request": request,
+                                 "value": to_json(value)})
+            if kind == "print":
+                batch.output.append(req.data[kw("text")])
+            m.complete(req.id, value)
+            return True
+        m.extra["keys"][key] = req.id
+        data: dict[str, Any] = {"key": key, "kind": kind, "request": request}
+        if kind == "sleep":
+            seconds = req.data.get(kw("seconds"))
+            due = (self.clock.now() + seconds if seconds is not None
+                   else float(req.data[kw("until")]))
+            data["due"] = due
+            batch.timers.append((key, due))
+        elif kind in TASK_EFFECTS:
+            batch.tasks.append(NewTask(key, kind, request))
+        batch.add("requested", data)
+        return False
+
+    def _perform(self, rec: ProgramRecord, req: Request, key: str, batch: _Batch) -> Any:
+        kind, data = req.kind, req.data
+        if kind == "now":
+            return int(self.clock.now() * 1000)
+        if kind == "random":
+            n = data.get(kw("n"))
+            return secrets.randbelow(n) if n is not None else secrets.randbits(53) / (1 << 53)
+        if kind == "uuid":
+            return str(_uuid.uuid4())
+        if kind in ("print", "log"):
+            return None
+        if kind == "callback":
+            token = secrets.token_urlsafe(18)
+            batch.callbacks.append((token, key))
+            return Map({kw("token"): token, kw("url"): f"{self.callback_url}/callbacks/{token}"})
+        if kind == "spawn":
+            child = new_program_id()
+            fname = data[kw("function")]
+            batch.programs.append(NewProgram(
+                id=child, name=f"{rec.name}/{fname}", kind="child", code_hash=rec.code_hash,
+                args=to_json(Map({kw("function"): fname, kw("args"): data[kw("args")]})),
+                parent_id=rec.id, events=[("started", {"function": fname, "parent": rec.id})]))
+            return Map({kw("program"): child})
+        raise AssertionError(kind)
+
+    def _apply_next(self, m: Machine, inputs: list[EventRecord], batch: _Batch) -> bool:
+        """Apply the next input event to the machine; False when there is none."""
+        if not inputs:
+            return False
+        event = inputs.pop(0)
+        m.extra["cursor"] = event.seq
+        apply_input(m, event)
+        return True
+
+    # -- committing ---------------------------------------------------------------------
+
+    def _finish(self, rec: ProgramRecord, m: Machine, batch: _Batch, status: str) -> DriveResult:
+        result = error = None
+        if status == "done":
+            result = to_json(m.result)
+            batch.add("completed", {"value": result})
+        elif status == "failed":
+            m.extra["failure_recorded"] = True
+            error = error_to_json(m.error)
+            restarts = ["use-value", "abort"]
+            if m.fibers[0].fault is not None:
+                restarts.insert(0, "retry")
+            batch.add("failed", {"error": error, "restarts": restarts})
+        elif status == "aborted":
+            error = error_to_json(m.error) if m.error is not None else None
+            batch.add("aborted", {"error": error})
+        else:
+            batch.add("cancelled", {})
+        if status != "failed":
+            batch.cancel_timers.extend(m.extra.get("keys", {}))
+            if rec.kind == "child" and rec.parent_id:
+                ok = status == "done"
+                batch.send.append((rec.parent_id, "child-completed",
+                                   {"program": rec.id, "ok": ok,
+                                    "value": result if ok else error}))
+        return self._commit(rec, m, batch, status, result=result, error=error)
+
+    def _checkpoint(self, rec: ProgramRecord, m: Machine, batch: _Batch) -> ProgramRecord:
+        self._commit(rec, m, batch, "ready")
+        return self.store.get_program(rec.id)
+
+    def _commit(self, rec: ProgramRecord, m: Machine, batch: _Batch, status: str,
+                result: Any = None, error: Any = None) -> DriveResult:
+        if status == "failed" and error is None:
+            error = error_to_json(m.error)
+        state = snapshot.encode(m, self.base.glob)
+        waiting = describe_waits(m) if status == "waiting" else None
+        self.store.commit(rec.id, Commit(
+            expected_seq=batch.expected_seq, status=status, events=batch.events,
+            snapshot=state, snapshot_step=m.steps, result=result, error=error,
+            waiting=waiting, new_timers=batch.timers, cancel_timers=batch.cancel_timers,
+            new_tasks=batch.tasks, new_callbacks=batch.callbacks, new_programs=batch.programs,
+            send=batch.send))
+        if self.on_output is not None:
+            for text in batch.output:
+                self.on_output(rec.id, text)
+        return DriveResult(self.store.get_program(rec.id), batch.output, len(batch.events))
+
+
+def _key_of(keys: dict[str, int], eid: int) -> str | None:
+    for key, value in keys.items():
+        if value == eid:
+            return key
+    return None
+
+
+def apply_input(m: Machine, event: EventRecord) -> None:
+    """Feed one input event of the log to the machine (shared by executor and replay)."""
+    data = event.data or {}
+    keys = m.extra.setdefault("keys", {})
+    t = event.type
+    if t in ("effect-completed", "effect-failed", "timer-fired"):
+        eid = keys.pop(str(data.get("key")), None)
+        if eid is None:
+            return  # a late answer to an effect that was cancelled or timed out
+        if t == "effect-completed":
+            m.complete(eid, from_plain(data.get("value")))
+        elif t == "effect-failed":
+            m.fail_effect(eid, error_from_json(data.get("error")))
+        else:
+            m.complete(eid, None)
+    elif t == "message":
+        m.deliver_message(str(data.get("name")), from_plain(data.get("payload")))
+    elif t == "callback":
+        m.deliver_callback(str(data.get("token")), from_plain(data.get("value")))
+    elif t == "child-completed":
+        value = data.get("value")
+        if data.get("ok"):
+            m.deliver_callback("program:" + str(data.get("program")), from_json(value))
+        else:
+            m.deliver_callback("program:" + str(data.get("program")),
+                               error_from_json(value), error=True)
+    elif t == "restart":
+        if m.status == "failed":
+            how = str(data.get("how"))
+            value = from_json(data.get("value")) if "value" in data else None
+            try:
+                m.restart(how, value)
+            except ValueError:
+                pass  # "nothing to retry": the program stays failed and says so again
+            m.extra["failure_recorded"] = False
+    elif t == "cancel-requested":
+        m.extra["cancel"] = True
+
+
+def describe_waits(m: Machine) -> list[dict[str, Any]]:
+    """What the program waits for, for ``flowmetal show`` and the API."""
+    out = []
+    for fid, kind, key in m.waits():
+        item: dict[str, Any] = {"fiber": fid, "kind": kind}
+        if kind == "effect":
+            entry = m.effects.get(key)
+            if entry is not None:
+                item["effect"] = entry[2]
+                item["request"] = to_json(entry[3])
+        elif kind in ("message", "callback"):
+            item["name" if kind == "message" else "token"] = key
+        out.append(item)
+    return out
+
+
+def _child_machine(m: Machine, unit: CodeUnit, args: Any) -> Machine:
+    """A child program: run the unit's definitions, then call the spawned function."""
+    from ..lang.machine import CallGlobalK, TopK
+
+    fiber = m.fibers[0]
+    fiber.stack = [CallGlobalK(args[kw("function")], list(args[kw("args")])),
+                   TopK(unit, 0, None)]
+    return m

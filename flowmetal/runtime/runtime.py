@@ -1,0 +1,222 @@
+"""The runtime's public face: start programs, drive them, talk to them, recover them.
+
+Every CLI command is one method here (``flowmetal send`` is ``Runtime.send``...), and so are
+the REPL's and the HTTP API's needs. Example::
+
+    rt = Runtime(open_store("flow.db"))
+    pid = rt.start_file("examples/approval.flow", {"amount": 120})
+    rt.run(pid)                      # drives it until it ends or waits on the outside
+    rt.send(pid, "approval", {"ok": True})
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..lang import load, snapshot
+from ..lang.data import Map, kw
+from ..lang.errors import FlowmetalError
+from ..store.contract import (
+    INPUT_EVENT_TYPES,
+    Commit,
+    NotFound,
+    ProgramRecord,
+    Store,
+    StoreError,
+)
+from .clock import Clock, RealClock, VirtualClock
+from .codec import from_json, to_json
+from .executor import Executor, new_program_id
+from .replay import ReplayReport, replay
+
+__all__ = ["Runtime", "RuntimeError_", "Waiting"]
+
+RESTARTS = ("retry", "use-value", "abort")
+
+
+class RuntimeError_(FlowmetalError):
+    """A runtime request that can't be done: unknown program, bad restart, finished program."""
+
+    kind = "error"
+
+
+@dataclass
+class Waiting:
+    """``run`` stopped because the program waits for the outside and ``until`` said stop."""
+
+    program: ProgramRecord
+
+
+class Runtime:
+    """Programs in one store, driven in this process.
+
+    :param virtual_time: use a virtual clock that jumps to the next timer.
+    :param on_output: called with ``(program_id, text)`` for each output, after it is stored.
+    """
+
+    def __init__(self, store: Store, *, clock: Clock | None = None, virtual_time: bool = False,
+                 on_output: Callable[[str, str], None] | None = None,
+                 callback_url: str = "http://127.0.0.1:8080", poll_interval: float = 0.05):
+        self.store = store
+        self.clock = clock or (VirtualClock() if virtual_time else RealClock())
+        self.executor = Executor(store, clock=self.clock, on_output=on_output,
+                                 callback_url=callback_url)
+        self.poll_interval = poll_interval
+
+    # -- starting ----------------------------------------------------------------------
+
+    def start(self, source: str, source_name: str, args: Any = None, *, name: str | None = None,
+              kind: str = "program") -> str:
+        """Compile ``source`` and create a program for it (not yet run); returns its id.
+
+        ``args`` (a Flowmetal map, or a dict made into one with keyword keys) is what
+        ``main`` receives.
+        """
+        unit = load(source, source_name)
+        self.executor.save_code(unit, source)
+        if isinstance(args, dict) and not isinstance(args, Map):
+            args = Map((kw(k), v) for k, v in args.items())
+        pid = new_program_id()
+        stored_args = to_json(args if args is not None else Map())
+        self.store.create_program(
+            pid, name=name or Path(source_name).stem, kind=kind, code_hash=unit.hash,
+            args=stored_args, events=[("started", {"code_hash": unit.hash,
+                                                   "source": source_name, "args": stored_args})])
+        return pid
+
+    def start_file(self, path: str | Path, args: Any = None, *, name: str | None = None) -> str:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RuntimeError_(f"no such file: {p}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RuntimeError_(f"can't read {p}: {exc}") from None
+        return self.start(text, str(p), args, name=name)
+
+    # -- driving -----------------------------------------------------------------------
+
+    def drive(self, program_id: str) -> ProgramRecord:
+        """Run the program as far as it can go without waiting; returns its record."""
+        self.get(program_id)
+        return self.executor.drive(program_id).program
+
+    def run(self, program_id: str, *, until: Callable[[ProgramRecord], bool] | None = None
+            ) -> ProgramRecord | Waiting:
+        """Drive the program until it ends or fails, firing its timers as they fall due
+        and waiting for outside input (sent from another process) in between.
+
+        ``until(record)`` is asked each time the program waits with nothing due; when it
+        says True, ``run`` returns ``Waiting``. With a virtual clock, timers fire at once.
+        """
+        self.get(program_id)
+        while True:
+            rec = self.executor.drive(program_id).program
+            if rec.finished or rec.status == "failed":
+                return rec
+            if rec.status == "ready":
+                continue
+            if self.store.fire_due_timers(now=self.clock.now()):
+                continue
+            due = [t.due_at for t in self.store.list_timers(program_id)]
+            if self.clock.virtual and due:
+                self.clock.advance_to(min(due))
+                continue
+            if until is not None and until(rec):
+                return Waiting(rec)
+            self._wait_for_change(rec, min(due) if due else None)
+
+    def _wait_for_change(self, rec: ProgramRecord, due: float | None) -> None:
+        """Sleep until the next timer is due or the program's log grows (polling the store)."""
+        deadline = time.monotonic() + (max(0.0, due - self.clock.now()) if due else 3600)
+        while time.monotonic() < deadline:
+            time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+            if self.store.get_program(rec.id).last_seq != rec.last_seq:
+                return
+
+    # -- talking to programs -----------------------------------------------------------
+
+    def get(self, program_id: str) -> ProgramRecord:
+        try:
+            return self.store.get_program(program_id)
+        except NotFound:
+            raise RuntimeError_(f"no program with id {program_id!r}") from None
+
+    def send(self, program_id: str, name: str, payload: Any) -> int:
+        """Send the named event (JSON payload) to a program's inbox; ``receive`` takes it."""
+        return self._input(program_id, "message", {"name": name, "payload": payload})
+
+    def complete_callback(self, token: str, payload: Any) -> int:
+        """Deliver a callback's result, at most once."""
+        try:
+            return self.store.complete_callback(token, payload)
+        except NotFound:
+            raise RuntimeError_(f"no callback with token {token!r}") from None
+        except StoreError as exc:
+            raise RuntimeError_(str(exc)) from None
+
+    def cancel(self, program_id: str) -> int:
+        return self._input(program_id, "cancel-requested", {})
+
+    def recover(self, program_id: str, how: str, value: Any = None) -> int:
+        """Choose a restart for a failed program: ``retry``, ``use-value`` (JSON), ``abort``."""
+        rec = self.get(program_id)
+        if rec.status != "failed":
+            raise RuntimeError_(f"program {program_id} is {rec.status}, not failed: "
+                                "there is nothing to recover")
+        if how not in RESTARTS:
+            raise RuntimeError_(f"unknown restart {how!r}; choose one of {', '.join(RESTARTS)}")
+        data: dict[str, Any] = {"how": how}
+        if how == "use-value":
+            data["value"] = value
+        return self._input(program_id, "restart", data)
+
+    def _input(self, program_id: str, type_: str, data: Any) -> int:
+        assert type_ in INPUT_EVENT_TYPES
+        rec = self.get(program_id)
+        if rec.finished:
+            raise RuntimeError_(f"program {program_id} has already {rec.status}")
+        try:
+            return self.store.append_input(program_id, type_, data)
+        except StoreError as exc:
+            raise RuntimeError_(str(exc)) from None
+
+    # -- versions ----------------------------------------------------------------------
+
+    def replay(self, program_id: str) -> ReplayReport:
+        """Replay the program's log against its pinned code; ``report.ok`` if identical."""
+        self.get(program_id)
+        return replay(self.executor, program_id)
+
+    def upgrade(self, program_id: str, path: str | Path) -> ReplayReport:
+        """Switch a program to new code, if replaying its log against it diverges nowhere."""
+        rec = self.get(program_id)
+        if rec.finished:
+            raise RuntimeError_(f"program {program_id} has already {rec.status}")
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RuntimeError_(f"can't read {p}: {exc.strerror or exc}") from None
+        unit = load(text, str(p))
+        report = replay(self.executor, program_id, unit)
+        if not report.ok or report.machine is None:
+            return report
+        self.executor.save_code(unit, text)
+        m = report.machine
+        self.store.commit(program_id, Commit(
+            expected_seq=rec.last_seq, status=rec.status, result=rec.result, error=rec.error,
+            waiting=rec.waiting, events=[("upgraded", {"from": rec.code_hash, "to": unit.hash})],
+            snapshot=snapshot.encode(m, self.executor.base.glob), snapshot_step=m.steps,
+            code_hash=unit.hash))
+        return report
+
+    # -- reading -----------------------------------------------------------------------
+
+    def result(self, program_id: str) -> Any:
+        """The program's result as a Flowmetal value (``nil`` until it is done)."""
+        return from_json(self.get(program_id).result)

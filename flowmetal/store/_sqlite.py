@@ -1,0 +1,1058 @@
+"""The SQLite backend: the embedded default, one file that several processes may share.
+
+How it stays safe with several processes on one file (see ``docs/store.md``):
+
+- WAL journal: readers never block the writer nor each other; one writer at a time.
+- Every write is a short ``BEGIN IMMEDIATE`` transaction. A plain ``BEGIN`` (DEFERRED) starts
+  as a reader and upgrades to a writer at its first write; if another connection has
+  committed in between, SQLite cannot upgrade it and returns SQLITE_BUSY at once, without
+  waiting (waiting could deadlock two upgraders). ``IMMEDIATE`` takes the write lock up
+  front, so a second writer simply waits its turn under ``busy_timeout``.
+- The next seq of a program's log is read and written inside that transaction, so two
+  appenders can never both take the same seq: the log stays gapless.
+
+One connection per store object, used by one thread at a time: public methods take a lock,
+so a store may be shared between threads, but calls are serialized. For parallel work,
+open one store per thread or process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from .contract import (
+    FINISHED_STATUSES,
+    INPUT_EVENT_TYPES,
+    PROGRAM_KINDS,
+    PROGRAM_STATUSES,
+    AlreadyCompleted,
+    CallbackRecord,
+    CodeRecord,
+    Commit,
+    ConflictError,
+    EventRecord,
+    FiredTimer,
+    NewProgram,
+    NotFound,
+    ProgramFinished,
+    ProgramRecord,
+    SchemaError,
+    SnapshotInfo,
+    SnapshotRecord,
+    Store,
+    StoreError,
+    TaskRecord,
+    TimerRecord,
+    Tracer,
+)
+
+__all__ = ["SqliteStore", "SCHEMA_VERSION", "MIN_SQLITE_VERSION"]
+
+APPLICATION = "flowmetal"
+
+SCHEMA_VERSION = 1
+"""The newest schema this code knows; files at an older version are migrated on open."""
+
+MIN_SQLITE_VERSION = (3, 24, 0)
+"""``INSERT ... ON CONFLICT`` (upsert) arrived in SQLite 3.24."""
+
+_FINISHED_SQL = ", ".join(f"'{s}'" for s in sorted(FINISHED_STATUSES))
+
+# -- schema ---------------------------------------------------------------------------------
+# MIGRATIONS[v] takes a file from version v-1 to v. Version 0 is an empty file. Never edit a
+# released migration: add the next one, and bump SCHEMA_VERSION. docs/store.md documents the
+# result; tests/store/test_docs.py checks that every column is described there.
+
+_V1 = (
+    """CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    f"INSERT INTO meta (key, value) VALUES ('application', '{APPLICATION}')",
+    """CREATE TABLE code (
+        hash        TEXT PRIMARY KEY,
+        source_name TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        unit        BLOB NOT NULL,
+        created_at  REAL NOT NULL
+    )""",
+    """CREATE TABLE programs (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('program', 'repl', 'fork', 'child')),
+        code_hash   TEXT REFERENCES code (hash),
+        parent_id   TEXT REFERENCES programs (id),
+        parent_step INTEGER,
+        status      TEXT NOT NULL CHECK (status IN
+                        ('ready', 'waiting', 'done', 'failed', 'cancelled', 'aborted')),
+        args        TEXT NOT NULL,
+        result      TEXT,
+        error       TEXT,
+        waiting     TEXT,
+        last_seq    INTEGER NOT NULL DEFAULT 0,
+        created_at  REAL NOT NULL,
+        updated_at  REAL NOT NULL,
+        lease_owner TEXT,
+        lease_until REAL
+    )""",
+    "CREATE INDEX programs_status ON programs (status)",
+    "CREATE INDEX programs_parent ON programs (parent_id)",
+    "CREATE INDEX programs_created ON programs (created_at)",
+    """CREATE TABLE events (
+        program_id TEXT NOT NULL REFERENCES programs (id),
+        seq        INTEGER NOT NULL CHECK (seq >= 1),
+        type       TEXT NOT NULL,
+        data       TEXT NOT NULL,
+        at         REAL NOT NULL,
+        PRIMARY KEY (program_id, seq)
+    )""",
+    # The log is append-only for every writer, not only for this code.
+    """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+       BEGIN SELECT RAISE(ABORT, 'flowmetal events are append-only'); END""",
+    """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+       BEGIN SELECT RAISE(ABORT, 'flowmetal events are append-only'); END""",
+    """CREATE TABLE snapshots (
+        program_id TEXT NOT NULL REFERENCES programs (id),
+        seq        INTEGER NOT NULL,
+        step       INTEGER NOT NULL,
+        state      BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (program_id, seq)
+    )""",
+    """CREATE TABLE timers (
+        program_id TEXT NOT NULL REFERENCES programs (id),
+        key        TEXT NOT NULL,
+        due_at     REAL NOT NULL,
+        PRIMARY KEY (program_id, key)
+    )""",
+    "CREATE INDEX timers_due ON timers (due_at)",
+    """CREATE TABLE tasks (
+        id              INTEGER PRIMARY KEY,
+        program_id      TEXT NOT NULL REFERENCES programs (id),
+        effect_key      TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        kind            TEXT NOT NULL,
+        request         TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN
+                            ('pending', 'claimed', 'done', 'failed', 'cancelled')),
+        claimed_by      TEXT,
+        lease_until     REAL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        result          TEXT,
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL
+    )""",
+    "CREATE INDEX tasks_status_kind ON tasks (status, kind)",
+    "CREATE INDEX tasks_program ON tasks (program_id)",
+    """CREATE TABLE callbacks (
+        token        TEXT PRIMARY KEY,
+        program_id   TEXT NOT NULL REFERENCES programs (id),
+        effect_key   TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        completed_at REAL,
+        payload      TEXT
+    )""",
+    "CREATE INDEX callbacks_program ON callbacks (program_id)",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+
+# -- statements -----------------------------------------------------------------------------
+# Constant SQL text: the sqlite3 module keeps a cache of prepared statements keyed by text,
+# so each of these is compiled once per connection. Placeholders are qmark style.
+
+_PROGRAM_COLS = (
+    "id, name, kind, code_hash, parent_id, parent_step, status, args, result, error, waiting,"
+    " last_seq, created_at, updated_at, lease_owner, lease_until"
+)
+_EVENT_COLS = "program_id, seq, type, data, at"
+_SNAPSHOT_COLS = "program_id, seq, step, state, created_at"
+_TASK_COLS = (
+    "id, program_id, effect_key, idempotency_key, kind, request, status, claimed_by,"
+    " lease_until, attempts, result, created_at, updated_at"
+)
+_CALLBACK_COLS = "token, program_id, effect_key, created_at, completed_at, payload"
+
+_SELECT_PROGRAM = f"SELECT {_PROGRAM_COLS} FROM programs WHERE id = ?"
+_SELECT_SEQ_STATUS = "SELECT last_seq, status FROM programs WHERE id = ?"
+_INSERT_PROGRAM = (
+    "INSERT INTO programs (id, name, kind, code_hash, parent_id, parent_step, status, args,"
+    " last_seq, created_at, updated_at, lease_owner, lease_until)"
+    " VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?)"
+)
+# The compare-and-set at the heart of commit: it matches only if nobody moved last_seq.
+_UPDATE_PROGRAM_IF_CURRENT = (
+    "UPDATE programs SET last_seq = ?, status = ?, result = ?, error = ?, waiting = ?,"
+    " updated_at = ?"
+    f" WHERE id = ? AND last_seq = ? AND status NOT IN ({_FINISHED_SQL})"
+)
+_UPDATE_PROGRAM_READY = (
+    "UPDATE programs SET last_seq = ?, status = 'ready', updated_at = ? WHERE id = ?"
+)
+_UPDATE_PROGRAM_STATUS = "UPDATE programs SET last_seq = ?, status = ?, updated_at = ? WHERE id = ?"
+_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLS}) VALUES (?, ?, ?, ?, ?)"
+_SET_CODE_HASH = "UPDATE programs SET code_hash = ? WHERE id = ?"
+_UPSERT_SNAPSHOT = (
+    f"INSERT INTO snapshots ({_SNAPSHOT_COLS}) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (program_id, seq) DO UPDATE SET"
+    " step = excluded.step, state = excluded.state, created_at = excluded.created_at"
+)
+_UPSERT_TIMER = (
+    "INSERT INTO timers (program_id, key, due_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (program_id, key) DO UPDATE SET due_at = excluded.due_at"
+)
+_DELETE_TIMER = "DELETE FROM timers WHERE program_id = ? AND key = ?"
+_INSERT_TASK = (
+    "INSERT INTO tasks (program_id, effect_key, idempotency_key, kind, request, status,"
+    " attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
+    " ON CONFLICT (idempotency_key) DO NOTHING"
+)
+_INSERT_CALLBACK = (
+    "INSERT INTO callbacks (token, program_id, effect_key, created_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (token) DO NOTHING"
+)
+_CANCEL_OPEN_TASKS = (
+    "UPDATE tasks SET status = 'cancelled', updated_at = ?"
+    " WHERE program_id = ? AND status IN ('pending', 'claimed')"
+)
+_DELETE_PROGRAM_TIMERS = "DELETE FROM timers WHERE program_id = ?"
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+
+def _dump(value: Any, what: str) -> str:
+    """JSON text for a value; NaN and infinities are refused so any JSON reader can load it."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise StoreError(f"{what} is not JSON-compatible: {e}") from None
+
+
+def _dump_opt(value: Any, what: str) -> str | None:
+    """Like :func:`_dump`, but None is stored as SQL NULL (for the nullable JSON columns)."""
+    return None if value is None else _dump(value, what)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+# -- rows to records ------------------------------------------------------------------------
+
+
+def _program(r: Sequence[Any]) -> ProgramRecord:
+    return ProgramRecord(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], _load(r[7]), _load(r[8]), _load(r[9]),
+        _load(r[10]), r[11], r[12], r[13], r[14], r[15],
+    )  # fmt: skip
+
+
+def _event(r: Sequence[Any]) -> EventRecord:
+    return EventRecord(r[0], r[1], r[2], _load(r[3]), r[4])
+
+
+def _snapshot(r: Sequence[Any]) -> SnapshotRecord:
+    return SnapshotRecord(r[0], r[1], r[2], bytes(r[3]), r[4])
+
+
+def _task(r: Sequence[Any]) -> TaskRecord:
+    return TaskRecord(
+        r[0], r[1], r[2], r[3], r[4], _load(r[5]), r[6], r[7], r[8], r[9], _load(r[10]),
+        r[11], r[12],
+    )  # fmt: skip
+
+
+def _callback(r: Sequence[Any]) -> CallbackRecord:
+    return CallbackRecord(r[0], r[1], r[2], r[3], r[4], _load(r[5]))
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+def _check_status(status: str) -> None:
+    if status not in PROGRAM_STATUSES:
+        raise StoreError(f"Unknown program status {status!r}; expected one of "
+                         f"{', '.join(sorted(PROGRAM_STATUSES))}.")  # fmt: skip
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in PROGRAM_KINDS:
+        raise StoreError(f"Unknown program kind {kind!r}; expected one of "
+                         f"{', '.join(sorted(PROGRAM_KINDS))}.")  # fmt: skip
+
+
+def _check_input_type(type: str) -> None:
+    if type not in INPUT_EVENT_TYPES:
+        raise StoreError(f"{type!r} is not an input event type; expected one of "
+                         f"{', '.join(sorted(INPUT_EVENT_TYPES))}.")  # fmt: skip
+
+
+def _check_blob(value: Any, what: str) -> None:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise StoreError(f"{what} must be bytes, not {type(value).__name__}.")
+
+
+def _filtered(select: str, **equals: Any) -> tuple[str, list[Any]]:
+    """``select`` with a WHERE clause for each column given a value other than None."""
+    given = {column: value for column, value in equals.items() if value is not None}
+    if not given:
+        return select, []
+    return select + " WHERE " + " AND ".join(f"{c} = ?" for c in given), list(given.values())
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+# -- the store ------------------------------------------------------------------------------
+
+
+class SqliteStore(Store):
+    """The event store in one SQLite file.
+
+    Example::
+
+        store = SqliteStore("run.db", synchronous="NORMAL", tracer=print)
+
+    :param path: the file; created (with the schema) if missing. ``":memory:"`` works but
+        is not durable and cannot be shared.
+    :param synchronous: ``"FULL"`` (default): a commit survives power loss. ``"NORMAL"``: a
+        commit survives a process crash, but the last ones may roll back on power loss.
+    :param tracer: called as ``tracer(sql, params)`` before every statement.
+    :param busy_timeout: seconds to wait for another process's write lock.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "FULL",
+        tracer: Tracer | None = None,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self.path = os.fspath(path)
+        self._tracer = tracer
+        self._lock = threading.Lock()
+        synchronous = synchronous.upper()
+        if synchronous not in ("FULL", "NORMAL"):
+            raise StoreError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}.")
+        if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+            raise StoreError(
+                f"Flowmetal needs SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or newer;"
+                f" this Python has {sqlite3.sqlite_version}."
+            )
+        with self._translate(f"open {self.path}"):
+            # isolation_level=None: no implicit transactions; we BEGIN and COMMIT ourselves.
+            # check_same_thread=False: the lock above serializes use across threads.
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+            )
+        try:
+            with self._translate(f"open {self.path}"):
+                self._set_busy_timeout(busy_timeout)
+                version = self._schema_version()  # refuse foreign files before touching them
+                self._set_pragmas(synchronous, busy_timeout)
+                if version < SCHEMA_VERSION:
+                    self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+    # -- plumbing: the SQLite-specific bits, each in one small method --------------------
+
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if self._tracer is not None:
+            self._tracer(sql, params)
+        return self._conn.execute(sql, params)
+
+    def _xm(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if self._tracer is not None:
+            for params in rows:
+                self._tracer(sql, params)
+        self._conn.executemany(sql, rows)
+
+    def _set_busy_timeout(self, seconds: float) -> None:
+        # How long a writer waits for another process's write lock before giving up.
+        self._x(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
+    def _set_pragmas(self, synchronous: str, busy_timeout: float) -> None:
+        # WAL: readers and the one writer do not block each other, and a commit is one
+        # append to the -wal file. It is a property of the file, kept across connections.
+        mode = self._enable_wal(busy_timeout)
+        if mode.lower() not in ("wal", "memory"):
+            raise StoreError(
+                f"Could not put {self.path} in WAL mode (SQLite chose {mode!r}); Flowmetal"
+                " stores need a local filesystem that supports shared memory."
+            )
+        # FULL: fsync the WAL at every commit, so a committed step survives power loss.
+        # NORMAL (opt-in): fsync only at checkpoints; still safe against process crashes.
+        self._x(f"PRAGMA synchronous = {synchronous}")
+        # The schema's REFERENCES clauses are only enforced with this on (per connection).
+        self._x("PRAGMA foreign_keys = ON")
+
+    def _enable_wal(self, busy_timeout: float) -> str:
+        """Switch the file to WAL; returns the journal mode SQLite settled on.
+
+        Switching a new file to WAL needs an exclusive lock, and SQLite fails at once with
+        "database is locked" (without calling the busy handler) if another process holds
+        any lock, as it does when several processes open a new file together. So we retry
+        here, within the busy timeout. Once the file is in WAL mode this is a plain read.
+        """
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                return self._x("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as e:
+                if not self._is_busy(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _begin_write(self) -> None:
+        # IMMEDIATE takes the write lock now rather than at the first write: see the module
+        # docstring for the deadlock this avoids.
+        self._x("BEGIN IMMEDIATE")
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            try:
+                self._x("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the original error is the one worth reporting
+
+    @staticmethod
+    def _is_busy(e: sqlite3.Error) -> bool:
+        return getattr(e, "sqlite_errorname", "").startswith("SQLITE_BUSY") or (
+            "database is locked" in str(e)
+        )
+
+    @staticmethod
+    def _is_not_a_database(e: sqlite3.Error) -> bool:
+        return getattr(e, "sqlite_errorname", "") == "SQLITE_NOTADB" or (
+            "file is not a database" in str(e)
+        )
+
+    @contextmanager
+    def _translate(self, what: str) -> Iterator[None]:
+        """Turn any sqlite3 exception into a StoreError that says what we were doing."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            if self._is_not_a_database(e):
+                raise SchemaError(
+                    f"{self.path} is not a Flowmetal store: it is not an SQLite database."
+                ) from e
+            raise StoreError(f"Could not {what}: {e}") from e
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        with self._lock, self._translate(what):
+            yield
+
+    def _any(self, sql: str, params: Sequence[Any], what: str) -> bool:
+        """Whether a query finds a row, asked with a read: pollers (claim_tasks, claim_ready,
+        fire_due_timers) run it first so an idle poll never takes the write lock."""
+        with self._reading(what):
+            return self._x(sql, params).fetchone() is not None
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """One write transaction: BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any error."""
+        with self._lock, self._translate(what):
+            self._begin_write()
+            try:
+                yield
+                self._x("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _schema_version(self) -> int:
+        """The file's schema version (0 if empty); SchemaError if it is not ours to open."""
+        tables = {r[0] for r in self._x("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return 0
+        if "meta" not in tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise SchemaError(
+                f"{self.path} is an SQLite database but not a Flowmetal store: it has tables"
+                f" ({shown}) and no Flowmetal 'meta' table."
+            )
+        try:
+            meta = dict(self._x("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError as e:
+            raise SchemaError(
+                f"{self.path} is not a Flowmetal store: its 'meta' table is not ours ({e})."
+            ) from e
+        if meta.get("application") != APPLICATION:
+            raise SchemaError(
+                f"{self.path} is not a Flowmetal store: its meta table names application"
+                f" {meta.get('application')!r}, not {APPLICATION!r}."
+            )
+        try:
+            version = int(meta["schema_version"])
+        except (KeyError, ValueError):
+            raise SchemaError(
+                f"{self.path} is a damaged Flowmetal store: its meta table has schema_version"
+                f" {meta.get('schema_version')!r}."
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.path} has store schema version {version}, but this Flowmetal supports"
+                f" versions up to {SCHEMA_VERSION}. Upgrade Flowmetal to open it."
+            )
+        return version
+
+    def _migrate(self) -> None:
+        # Read the version again under the write lock: another process may have just
+        # created or migrated the file while we waited.
+        self._begin_write()
+        try:
+            for version in range(self._schema_version() + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    self._x(statement)
+                self._x(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(version),),
+                )
+            self._x("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    # -- code -----------------------------------------------------------------------------
+
+    def put_code(self, hash: str, source_name: str, source: str, unit: bytes) -> None:
+        _check_blob(unit, f"the unit of code {hash!r}")
+        with self._writing(f"store code {hash!r}"):
+            self._x(
+                "INSERT INTO code (hash, source_name, source, unit, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+                (hash, source_name, source, unit, time.time()),
+            )
+
+    def get_code(self, hash: str) -> CodeRecord:
+        with self._reading(f"read code {hash!r}"):
+            r = self._x(
+                "SELECT hash, source_name, source, unit, created_at FROM code WHERE hash = ?",
+                (hash,),
+            ).fetchone()
+        if r is None:
+            raise NotFound(f"No code with hash {hash!r}.")
+        return CodeRecord(r[0], r[1], r[2], bytes(r[3]), r[4])
+
+    # -- programs ---------------------------------------------------------------------------
+
+    def create_program(
+        self,
+        id: str,
+        *,
+        name: str,
+        kind: str,
+        code_hash: str | None,
+        args: Any,
+        parent_id: str | None = None,
+        parent_step: int | None = None,
+        events: Sequence[tuple[str, Any]] = (),
+        lease_owner: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> ProgramRecord:
+        if (lease_owner is None) != (lease_seconds is None):
+            raise StoreError("Give both lease_owner and lease_seconds, or neither.")
+        p = NewProgram(
+            id=id, name=name, kind=kind, code_hash=code_hash, args=args,
+            parent_id=parent_id, parent_step=parent_step, events=events,
+        )  # fmt: skip
+        now = time.time()
+        lease_until = None if lease_seconds is None else now + lease_seconds
+        with self._writing(f"create program {id!r}"):
+            self._insert_program(p, now, lease_owner, lease_until)
+            return _program(self._x(_SELECT_PROGRAM, (id,)).fetchone())
+
+    def _insert_program(
+        self,
+        p: NewProgram,
+        now: float,
+        lease_owner: str | None = None,
+        lease_until: float | None = None,
+    ) -> None:
+        _check_kind(p.kind)
+        args = _dump(p.args, f"args of program {p.id!r}")
+        rows = [
+            (p.id, seq, type, _dump(data, f"event {seq} of program {p.id!r}"), now)
+            for seq, (type, data) in enumerate(p.events, 1)
+        ]
+        try:
+            self._x(
+                _INSERT_PROGRAM,
+                (p.id, p.name, p.kind, p.code_hash, p.parent_id, p.parent_step, args,
+                 len(rows), now, now, lease_owner, lease_until),
+            )  # fmt: skip
+        except sqlite3.IntegrityError as e:
+            self._explain_program_refused(p)
+            raise StoreError(f"Could not create program {p.id!r}: {e}") from e
+        if rows:
+            self._xm(_INSERT_EVENT, rows)
+
+    def _explain_program_refused(self, p: NewProgram) -> None:
+        """Raise the error that says why inserting ``p`` broke a constraint, if we can tell."""
+        if self._x("SELECT 1 FROM programs WHERE id = ?", (p.id,)).fetchone():
+            raise ConflictError(f"A program with id {p.id!r} already exists.")
+        if (
+            p.code_hash is not None
+            and not self._x("SELECT 1 FROM code WHERE hash = ?", (p.code_hash,)).fetchone()
+        ):
+            raise NotFound(
+                f"Program {p.id!r} names code {p.code_hash!r}, which is not stored;"
+                " store it with put_code first."
+            )
+        if (
+            p.parent_id is not None
+            and not self._x("SELECT 1 FROM programs WHERE id = ?", (p.parent_id,)).fetchone()
+        ):
+            raise NotFound(f"Program {p.id!r} names parent {p.parent_id!r}, which does not exist.")
+
+    def get_program(self, id: str) -> ProgramRecord:
+        with self._reading(f"read program {id!r}"):
+            r = self._x(_SELECT_PROGRAM, (id,)).fetchone()
+        if r is None:
+            raise NotFound(f"No program with id {id!r}.")
+        return _program(r)
+
+    def list_programs(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[ProgramRecord]:
+        sql, params = _filtered(
+            f"SELECT {_PROGRAM_COLS} FROM programs",
+            status=status, kind=kind, parent_id=parent_id,
+        )  # fmt: skip
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        with self._reading("list programs"):
+            return [_program(r) for r in self._x(sql, (*params, limit))]
+
+    def set_status(
+        self, program_id: str, status: str, *, event: tuple[str, Any] | None = None
+    ) -> int:
+        _check_status(status)
+        data = None if event is None else _dump(event[1], f"{event[0]} event data")
+        now = time.time()
+        with self._writing(f"set the status of program {program_id!r}"):
+            seq = self._current_seq(program_id)
+            if event is not None:
+                seq += 1
+                self._x(_INSERT_EVENT, (program_id, seq, event[0], data, now))
+            self._x(_UPDATE_PROGRAM_STATUS, (seq, status, now, program_id))
+            if status in FINISHED_STATUSES:
+                self._finish(program_id, now)
+        return seq
+
+    def _current_seq(self, program_id: str) -> int:
+        """The program's last_seq; NotFound, or ProgramFinished if it takes no more input."""
+        r = self._x(_SELECT_SEQ_STATUS, (program_id,)).fetchone()
+        if r is None:
+            raise NotFound(f"No program with id {program_id!r}.")
+        if r[1] in FINISHED_STATUSES:
+            raise ProgramFinished(f"Program {program_id!r} is {r[1]}; it takes no more input.")
+        return r[0]
+
+    def _finish(self, program_id: str, now: float) -> None:
+        """A finished program's open tasks are cancelled and its timers will never fire."""
+        self._x(_CANCEL_OPEN_TASKS, (now, program_id))
+        self._x(_DELETE_PROGRAM_TIMERS, (program_id,))
+
+    # -- the log --------------------------------------------------------------------------
+
+    def events(
+        self,
+        program_id: str,
+        *,
+        after: int = 0,
+        until: int | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[EventRecord]:
+        if types is not None and not types:
+            return []
+        sql = f"SELECT {_EVENT_COLS} FROM events WHERE program_id = ? AND seq > ?"
+        params: list[Any] = [program_id, after]
+        if until is not None:
+            sql += " AND seq <= ?"
+            params.append(until)
+        if types is not None:
+            sql += f" AND type IN ({_marks(len(types))})"
+            params.extend(types)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._reading(f"read the events of program {program_id!r}"):
+            return [_event(r) for r in self._x(sql, params)]
+
+    def commit(self, program_id: str, c: Commit) -> int:
+        _check_status(c.status)
+        if c.snapshot is not None:
+            _check_blob(c.snapshot, f"the snapshot of program {program_id!r}")
+        now = time.time()
+        last_seq = c.expected_seq + len(c.events)
+        # Encode everything before taking the write lock, so the lock is held for SQL only.
+        where = f"program {program_id!r}"
+        program_row = (
+            last_seq, c.status, _dump_opt(c.result, f"result of {where}"),
+            _dump_opt(c.error, f"error of {where}"), _dump_opt(c.waiting, f"waiting of {where}"),
+            now, program_id, c.expected_seq,
+        )  # fmt: skip
+        event_rows = [
+            (program_id, seq, type, _dump(data, f"event {seq} of {where}"), now)
+            for seq, (type, data) in enumerate(c.events, c.expected_seq + 1)
+        ]
+        task_rows = [
+            (program_id, t.effect_key, f"{program_id}:{t.effect_key}", t.kind,
+             _dump(t.request, f"request of task {t.effect_key!r} of {where}"), now, now)
+            for t in c.new_tasks
+        ]  # fmt: skip
+        sends = [
+            (target, type, _dump(data, f"{type} event sent to program {target!r}"))
+            for target, type, data in c.send
+        ]
+        for target, type, _ in sends:
+            _check_input_type(type)
+            if target == program_id:
+                raise StoreError(f"A commit to {where} cannot send input to itself.")
+
+        with self._writing(f"commit to {where}"):
+            if self._x(_UPDATE_PROGRAM_IF_CURRENT, program_row).rowcount != 1:
+                self._refuse_commit(program_id, c.expected_seq)
+            if event_rows:
+                self._xm(_INSERT_EVENT, event_rows)
+            if c.snapshot is not None:
+                self._x(_UPSERT_SNAPSHOT, (program_id, last_seq, c.snapshot_step, c.snapshot, now))
+            if c.cancel_timers:
+                self._xm(_DELETE_TIMER, [(program_id, key) for key in c.cancel_timers])
+            if c.new_timers:
+                self._xm(_UPSERT_TIMER, [(program_id, key, due) for key, due in c.new_timers])
+            if task_rows:
+                self._xm(_INSERT_TASK, task_rows)
+            if c.new_callbacks:
+                self._xm(
+                    _INSERT_CALLBACK,
+                    [(token, program_id, key, now) for token, key in c.new_callbacks],
+                )
+            for p in c.new_programs:
+                self._insert_program(p, now)
+            for target, type, data in sends:
+                self._append(target, type, data, now, skip_finished=True)
+            if c.code_hash is not None:
+                self._x(_SET_CODE_HASH, (c.code_hash, program_id))
+            if c.status in FINISHED_STATUSES:
+                self._finish(program_id, now)
+        return last_seq
+
+    def _refuse_commit(self, program_id: str, expected_seq: int) -> None:
+        """The compare-and-set matched no row: raise the error that says why."""
+        last_seq = self._current_seq(program_id)
+        raise ConflictError(
+            f"Commit to program {program_id!r} expected last_seq {expected_seq}, but the store"
+            f" has {last_seq}: reload the program, apply the new events, and try again."
+        )
+
+    def append_input(self, program_id: str, type: str, data: Any) -> int:
+        _check_input_type(type)
+        data_json = _dump(data, f"{type} event data")
+        with self._writing(f"append {type} to program {program_id!r}"):
+            return self._append(program_id, type, data_json, time.time())
+
+    def _append(
+        self, program_id: str, type: str, data: str, now: float, *, skip_finished: bool = False
+    ) -> int | None:
+        """Append one input event at last_seq + 1 and make the program ready.
+
+        Must run inside a write transaction: that is what makes the seq ours alone.
+        """
+        try:
+            seq = self._current_seq(program_id) + 1
+        except ProgramFinished:
+            if skip_finished:
+                return None
+            raise
+        self._x(_INSERT_EVENT, (program_id, seq, type, data, now))
+        self._x(_UPDATE_PROGRAM_READY, (seq, now, program_id))
+        return seq
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def latest_snapshot(self, program_id: str) -> SnapshotRecord | None:
+        with self._reading(f"read the latest snapshot of program {program_id!r}"):
+            r = self._x(
+                f"SELECT {_SNAPSHOT_COLS} FROM snapshots WHERE program_id = ?"
+                " ORDER BY seq DESC LIMIT 1",
+                (program_id,),
+            ).fetchone()
+        return None if r is None else _snapshot(r)
+
+    def snapshot_at_or_before(self, program_id: str, seq: int) -> SnapshotRecord | None:
+        with self._reading(f"read a snapshot of program {program_id!r}"):
+            r = self._x(
+                f"SELECT {_SNAPSHOT_COLS} FROM snapshots WHERE program_id = ? AND seq <= ?"
+                " ORDER BY seq DESC LIMIT 1",
+                (program_id, seq),
+            ).fetchone()
+        return None if r is None else _snapshot(r)
+
+    def snapshots(self, program_id: str) -> list[SnapshotInfo]:
+        with self._reading(f"list the snapshots of program {program_id!r}"):
+            rows = self._x(
+                "SELECT seq, step FROM snapshots WHERE program_id = ? ORDER BY seq",
+                (program_id,),
+            ).fetchall()
+        return [SnapshotInfo(seq, step) for seq, step in rows]
+
+    # -- timers -----------------------------------------------------------------------------
+
+    def next_timer_due(self) -> float | None:
+        with self._reading("find the next timer"):
+            return self._x("SELECT MIN(due_at) FROM timers").fetchone()[0]
+
+    def fire_due_timers(self, now: float | None = None, limit: int = 100) -> list[FiredTimer]:
+        now = time.time() if now is None else now
+        sql = (
+            "SELECT program_id, key, due_at FROM timers WHERE due_at <= ?"
+            " ORDER BY due_at, program_id, key LIMIT ?"
+        )
+        if not self._any(sql, (now, 1), "look for due timers"):
+            return []
+        fired = []
+        # One transaction for the batch: one fsync instead of one per timer. Under BEGIN
+        # IMMEDIATE no other process can fire (delete) these timers between our SELECT and
+        # our DELETE, so each timer fires exactly once.
+        with self._writing("fire due timers"):
+            due = self._x(sql, (now, limit)).fetchall()
+            for program_id, key, due_at in due:
+                self._x(_DELETE_TIMER, (program_id, key))
+                data = _dump({"key": key, "due_at": due_at}, "timer-fired event data")
+                seq = self._append(program_id, "timer-fired", data, now, skip_finished=True)
+                if seq is not None:
+                    fired.append(FiredTimer(program_id, key, seq))
+        return fired
+
+    def list_timers(self, program_id: str | None = None) -> list[TimerRecord]:
+        sql, params = _filtered("SELECT program_id, key, due_at FROM timers", program_id=program_id)
+        with self._reading("list timers"):
+            rows = self._x(sql + " ORDER BY due_at, program_id, key", params).fetchall()
+        return [TimerRecord(*r) for r in rows]
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def claim_tasks(
+        self,
+        *,
+        kinds: Sequence[str] | None,
+        worker: str,
+        lease_seconds: float,
+        limit: int = 10,
+        now: float | None = None,
+    ) -> list[TaskRecord]:
+        if kinds is not None and not kinds:
+            return []
+        now = time.time() if now is None else now
+        sql = (
+            "SELECT id FROM tasks WHERE (status = 'pending'"
+            " OR (status = 'claimed' AND lease_until <= ?))"
+        )
+        params: list[Any] = [now]
+        if kinds is not None:
+            sql += f" AND kind IN ({_marks(len(kinds))})"
+            params.extend(kinds)
+        sql += " ORDER BY id LIMIT ?"
+        if not self._any(sql, (*params, 1), "look for tasks"):
+            return []
+        params.append(limit)
+        with self._writing(f"claim tasks for {worker!r}"):
+            ids = [r[0] for r in self._x(sql, params)]
+            if not ids:
+                return []
+            self._xm(
+                "UPDATE tasks SET status = 'claimed', claimed_by = ?, lease_until = ?,"
+                " attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                [(worker, now + lease_seconds, now, id) for id in ids],
+            )
+            rows = self._x(
+                f"SELECT {_TASK_COLS} FROM tasks WHERE id IN ({_marks(len(ids))}) ORDER BY id",
+                ids,
+            ).fetchall()
+        return [_task(r) for r in rows]
+
+    def complete_task(
+        self, task_id: int, *, ok: bool, value: Any, worker: str | None = None
+    ) -> int:
+        if ok:
+            status, type, data = "done", "effect-completed", {"value": value}
+        else:
+            status, type, data = "failed", "effect-failed", {"error": value}
+        result = _dump_opt(value, f"result of task {task_id}")
+        now = time.time()
+        with self._writing(f"complete task {task_id}"):
+            r = self._x(
+                "SELECT program_id, effect_key, status, claimed_by FROM tasks WHERE id = ?",
+                (task_id,),
+            ).fetchone()
+            if r is None:
+                raise NotFound(f"No task with id {task_id}.")
+            program_id, effect_key, current, claimed_by = r
+            if current not in ("pending", "claimed"):
+                raise AlreadyCompleted(f"Task {task_id} ({effect_key!r}) is already {current}.")
+            if worker is not None and current == "claimed" and claimed_by != worker:
+                raise ConflictError(
+                    f"Task {task_id} is claimed by {claimed_by!r}, not {worker!r}: your lease"
+                    " expired and another worker took it."
+                )
+            self._x(
+                "UPDATE tasks SET status = ?, result = ?, updated_at = ? WHERE id = ?",
+                (status, result, now, task_id),
+            )
+            event = _dump({"key": effect_key, **data}, f"{type} event data")
+            return self._append(program_id, type, event, now)
+
+    def get_task(self, task_id: int) -> TaskRecord:
+        with self._reading(f"read task {task_id}"):
+            r = self._x(f"SELECT {_TASK_COLS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if r is None:
+            raise NotFound(f"No task with id {task_id}.")
+        return _task(r)
+
+    def list_tasks(
+        self, program_id: str | None = None, status: str | None = None
+    ) -> list[TaskRecord]:
+        sql, params = _filtered(
+            f"SELECT {_TASK_COLS} FROM tasks", program_id=program_id, status=status
+        )
+        with self._reading("list tasks"):
+            return [_task(r) for r in self._x(sql + " ORDER BY id", params)]
+
+    # -- callbacks ------------------------------------------------------------------------
+
+    def complete_callback(self, token: str, payload: Any) -> int:
+        stored = _dump_opt(payload, "callback payload")
+        now = time.time()
+        # Tokens are secrets: error messages name the callback's effect, never the token.
+        with self._writing("complete a callback"):
+            r = self._x(
+                "SELECT program_id, effect_key, completed_at FROM callbacks WHERE token = ?",
+                (token,),
+            ).fetchone()
+            if r is None:
+                raise NotFound("No callback with that token.")
+            program_id, effect_key, completed_at = r
+            if completed_at is not None:
+                raise AlreadyCompleted(
+                    f"The callback {effect_key!r} of program {program_id!r} was already completed."
+                )
+            self._x(
+                "UPDATE callbacks SET completed_at = ?, payload = ? WHERE token = ?",
+                (now, stored, token),
+            )
+            event = _dump(
+                {"key": effect_key, "token": token, "value": payload}, "callback event data"
+            )
+            return self._append(program_id, "callback", event, now)
+
+    def get_callback(self, token: str) -> CallbackRecord:
+        with self._reading("read a callback"):
+            r = self._x(
+                f"SELECT {_CALLBACK_COLS} FROM callbacks WHERE token = ?", (token,)
+            ).fetchone()
+        if r is None:
+            raise NotFound("No callback with that token.")
+        return _callback(r)
+
+    def list_callbacks(self, program_id: str) -> list[CallbackRecord]:
+        with self._reading(f"list the callbacks of program {program_id!r}"):
+            rows = self._x(
+                f"SELECT {_CALLBACK_COLS} FROM callbacks WHERE program_id = ?"
+                " ORDER BY created_at, token",
+                (program_id,),
+            ).fetchall()
+        return [_callback(r) for r in rows]
+
+    # -- leases ---------------------------------------------------------------------------
+
+    def claim_ready(
+        self,
+        *,
+        worker: str,
+        lease_seconds: float,
+        limit: int = 10,
+        kinds: Sequence[str] | None = None,
+        now: float | None = None,
+    ) -> list[str]:
+        if kinds is not None and not kinds:
+            return []
+        now = time.time() if now is None else now
+        sql = (
+            "SELECT id FROM programs WHERE status = 'ready'"
+            " AND (lease_until IS NULL OR lease_until <= ?)"
+        )
+        params: list[Any] = [now]
+        if kinds is not None:
+            sql += f" AND kind IN ({_marks(len(kinds))})"
+            params.extend(kinds)
+        sql += " ORDER BY updated_at, id LIMIT ?"
+        if not self._any(sql, (*params, 1), "look for ready programs"):
+            return []
+        params.append(limit)
+        with self._writing(f"claim ready programs for {worker!r}"):
+            ids = [r[0] for r in self._x(sql, params)]
+            self._xm(
+                "UPDATE programs SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                [(worker, now + lease_seconds, id) for id in ids],
+            )
+        return ids
+
+    def acquire_lease(
+        self, program_id: str, *, worker: str, lease_seconds: float, now: float | None = None
+    ) -> bool:
+        now = time.time() if now is None else now
+        with self._writing(f"lease program {program_id!r}"):
+            taken = self._x(
+                "UPDATE programs SET lease_owner = ?, lease_until = ? WHERE id = ?"
+                " AND (lease_owner IS NULL OR lease_owner = ? OR lease_until IS NULL"
+                " OR lease_until <= ?)",
+                (worker, now + lease_seconds, program_id, worker, now),
+            ).rowcount
+            if not taken and not self._x(_SELECT_SEQ_STATUS, (program_id,)).fetchone():
+                raise NotFound(f"No program with id {program_id!r}.")
+        return bool(taken)
+
+    def release(self, program_id: str, worker: str) -> bool:
+        with self._writing(f"release program {program_id!r}"):
+            return (
+                self._x(
+                    "UPDATE programs SET lease_owner = NULL, lease_until = NULL"
+                    " WHERE id = ? AND lease_owner = ?",
+                    (program_id, worker),
+                ).rowcount
+                == 1
+            )
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,132 @@
+"""What only the SQLite backend does: the file, its pragmas, open_store's paths and URLs."""
+
+from __future__ import annotations
+
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from flowmetal.store import (
+    Commit,
+    SchemaError,
+    SqliteStore,
+    StoreError,
+    open_store,
+)
+
+
+def pragma(store: SqliteStore, name: str):
+    return store._conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_store_file_uses_wal_full_sync_and_foreign_keys(tmp_path):
+    with open_store(tmp_path / "a.db") as s:
+        assert pragma(s, "journal_mode") == "wal"
+        assert pragma(s, "synchronous") == 2  # FULL
+        assert pragma(s, "foreign_keys") == 1
+        assert pragma(s, "busy_timeout") == 30000
+
+
+def test_synchronous_normal_is_an_option(tmp_path):
+    with open_store(tmp_path / "a.db", synchronous="normal") as s:
+        assert pragma(s, "synchronous") == 1  # NORMAL
+
+
+def test_unknown_synchronous_is_refused(tmp_path):
+    with pytest.raises(StoreError, match="synchronous"):
+        open_store(tmp_path / "a.db", synchronous="OFF")
+
+
+def test_open_store_accepts_a_path_or_a_sqlite_url(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for target in ["plain.db", "sqlite:///relative.db", f"sqlite:///{tmp_path}/absolute.db"]:
+        with open_store(target) as s:
+            assert isinstance(s, SqliteStore)
+    assert {p.name for p in tmp_path.glob("*.db")} == {"plain.db", "relative.db", "absolute.db"}
+
+
+def test_open_store_postgres_is_not_available_yet():
+    with pytest.raises(StoreError, match="PostgreSQL backend not available yet"):
+        open_store("postgresql://localhost/flowmetal")
+
+
+def test_open_store_unknown_scheme_is_refused():
+    with pytest.raises(StoreError, match="'mysql'"):
+        open_store("mysql://localhost/x")
+
+
+def test_non_sqlite_file_gives_clear_error(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("this is not a database, just some text that is long enough " * 20)
+    with pytest.raises(SchemaError, match="not an SQLite database") as e:
+        open_store(path)
+    assert str(path) in str(e.value)
+    assert path.read_text().startswith("this is not a database")
+
+
+def test_non_flowmetal_sqlite_file_gives_clear_error_and_is_left_alone(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaError, match="not a Flowmetal store") as e:
+        open_store(path)
+    assert str(path) in str(e.value) and "users" in str(e.value)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # untouched
+    conn.close()
+
+
+def test_unopenable_path_is_a_store_error_naming_it(tmp_path):
+    path = tmp_path / "no-such-dir" / "a.db"
+    with pytest.raises(StoreError, match="no-such-dir"):
+        open_store(path)
+
+
+def test_events_are_append_only_even_for_raw_sql(tmp_path):
+    with open_store(tmp_path / "a.db") as s:
+        s.create_program(
+            "p", name="x", kind="program", code_hash=None, args=[], events=[("started", {})]
+        )
+    conn = sqlite3.connect(tmp_path / "a.db")
+    for statement in ["UPDATE events SET type = 'x'", "DELETE FROM events"]:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(statement)
+    conn.close()
+
+
+def test_tracer_sees_every_statement_of_a_commit(tmp_path):
+    seen = []
+    with open_store(tmp_path / "a.db", tracer=lambda sql, params: seen.append(sql)) as s:
+        s.create_program("p", name="x", kind="program", code_hash=None, args=[])
+        seen.clear()
+        s.commit("p", Commit(expected_seq=0, status="waiting", events=[("a", 1), ("b", 2)]))
+    assert seen[0] == "BEGIN IMMEDIATE" and seen[-1] == "COMMIT"
+    assert sum(sql.startswith("INSERT INTO events") for sql in seen) == 2
+    assert len(seen) == 5  # BEGIN, the compare-and-set UPDATE, two INSERTs, COMMIT
+
+
+def test_in_memory_store_works_for_throwaway_use():
+    with open_store(":memory:") as s:
+        s.create_program("p", name="x", kind="repl", code_hash=None, args=[])
+        assert s.get_program("p").status == "ready"
+
+
+def test_one_store_can_be_shared_by_threads_one_call_at_a_time(tmp_path):
+    with open_store(tmp_path / "a.db", synchronous="NORMAL") as s:
+        s.create_program("p", name="x", kind="program", code_hash=None, args=[])
+
+        def append_many(t: int) -> list[int]:
+            return [s.append_input("p", "message", {"t": t, "i": i}) for i in range(50)]
+
+        with ThreadPoolExecutor(8) as pool:
+            seqs = [seq for batch in pool.map(append_many, range(8)) for seq in batch]
+        assert sorted(seqs) == list(range(1, 401))
+        assert [e.seq for e in s.events("p")] == list(range(1, 401))
+
+
+def test_sqlite_url_without_three_slashes_is_explained():
+    with pytest.raises(StoreError, match="sqlite:///PATH"):
+        open_store("sqlite://run.db")
