@@ -550,6 +550,23 @@ class Machine:
         fiber.mode = RETURN
         self.runq.append(fiber.id)
 
+    def start_eval(self, unit: N.CodeUnit) -> None:
+        """Evaluate another unit in this machine's globals (a REPL input), on fiber 0."""
+        fiber = self.fibers.get(0) or self._new_fiber()
+        fiber.stack = [TopK(unit, 0, None)]
+        fiber.mode, fiber.val, fiber.status, fiber.wait = RETURN, None, "run", None
+        fiber.node = fiber.env = fiber.fault = None
+        fiber.waiters = []
+        self.status = "run"
+        self.result = self.error = None
+        self.runq.append(0)
+
+    def go_idle(self) -> None:
+        """After a REPL input: wait for the next one, keeping globals and other fibers."""
+        self.status = "idle"
+        self.fibers[0].status = "done"
+        self.fibers[0].stack = []
+
     def start_node(self, node: N.Node) -> None:
         """Make the main fiber evaluate one node at top level (compile-time definitions)."""
         fiber = self._new_fiber()
@@ -579,7 +596,7 @@ class Machine:
         end = self.steps + fuel
         evals = _EVAL
         while True:
-            if self.status != "run":
+            if self.status != "run" and self.status != "idle":
                 return Done(self.result) if self.status == "done" else Failed(self.error)
             if self.fiber is None and not self._schedule():
                 return self._suspend()
@@ -694,6 +711,8 @@ class Machine:
         if fiber.id == 0:
             self.status = "done"
             self.result = fiber.val
+            if self.extra.get("repl"):
+                return  # a REPL session keeps its background fibers between inputs
             for f in self.fibers.values():  # the program is over: abandon the rest
                 if f.wait is not None and f.wait[0] == "effect":
                     self.cancelled.append(f.wait[1])

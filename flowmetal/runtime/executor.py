@@ -140,7 +140,12 @@ class Executor:
         if rec.kind == "child":
             unit = self.unit(rec.code_hash)
             return _child_machine(new_machine(unit), unit, args)
-        return new_machine(self.unit(rec.code_hash), args)
+        m = new_machine(self.unit(rec.code_hash), args)
+        if rec.kind == "repl":
+            m.extra["repl"] = True
+            for name in ("*1", "*2", "*3", "*e"):
+                m.glob[name] = None
+        return m
 
     # -- driving ----------------------------------------------------------------------
 
@@ -181,6 +186,9 @@ class Executor:
                     rec = self._checkpoint(rec, m, batch)
                     batch = _Batch(rec.last_seq)
                     steps_at_commit = m.steps
+                continue
+            if rec.kind == "repl" and isinstance(outcome, (Done, Failed)):
+                finish_repl_input(m, batch.add)
                 continue
             if isinstance(outcome, Done):
                 return self._finish(rec, m, batch, "done")
@@ -260,7 +268,7 @@ class Executor:
             return False
         event = inputs.pop(0)
         m.extra["cursor"] = event.seq
-        apply_input(m, event)
+        apply_input(m, event, self.unit)
         return True
 
     # -- committing ---------------------------------------------------------------------
@@ -320,7 +328,23 @@ def _key_of(keys: dict[str, int], eid: int) -> str | None:
     return None
 
 
-def apply_input(m: Machine, event: EventRecord) -> None:
+def finish_repl_input(m: Machine, record: Callable[[str, Any], Any]) -> None:
+    """A REPL input ended: record its value or error, shift ``*1 *2 *3`` (or set ``*e``),
+    and wait for the next input. Shared by the executor and replay."""
+    if m.status == "done":
+        if m.extra.get("input") is not None:
+            g = m.glob
+            g["*3"], g["*2"], g["*1"] = g.get("*2"), g.get("*1"), m.result
+            record("evaluated", {"input": m.extra["input"], "value": to_json(m.result)})
+    else:
+        m.glob["*e"] = m.error
+        record("failed", {"input": m.extra.get("input"), "error": error_to_json(m.error)})
+    m.extra["input"] = None
+    m.go_idle()
+
+
+def apply_input(m: Machine, event: EventRecord,
+                units: Callable[[str], CodeUnit] | None = None) -> None:
     """Feed one input event of the log to the machine (shared by executor and replay)."""
     data = event.data or {}
     keys = m.extra.setdefault("keys", {})
@@ -357,6 +381,9 @@ def apply_input(m: Machine, event: EventRecord) -> None:
             m.extra["failure_recorded"] = False
     elif t == "cancel-requested":
         m.extra["cancel"] = True
+    elif t == "eval" and units is not None:
+        m.extra["input"] = event.seq
+        m.start_eval(units(str(data.get("code_hash"))))
 
 
 def describe_waits(m: Machine) -> list[dict[str, Any]]:

@@ -19,7 +19,13 @@ from ..lang.machine import Done, Failed, Machine, OutOfFuel, Suspended
 from ..lang.nodes import CodeUnit
 from ..store.contract import INPUT_EVENT_TYPES, EventRecord, ProgramRecord
 from .codec import error_to_json, from_json, to_json
-from .executor import INTERNAL_EFFECTS, Executor, _child_machine, apply_input
+from .executor import (
+    INTERNAL_EFFECTS,
+    Executor,
+    _child_machine,
+    apply_input,
+    finish_repl_input,
+)
 
 __all__ = ["replay", "Divergence", "ReplayReport", "code_hash_of"]
 
@@ -87,6 +93,8 @@ class _Replayer:
             self.m = _child_machine(new_machine(unit), unit, args)
         else:
             self.m = new_machine(unit, args)
+        if rec.kind == "repl":
+            self.m.extra["repl"] = True
         self.m.extra["keys"] = {}
         self.report = ReplayReport(rec.id, 0, 0)
 
@@ -130,6 +138,9 @@ class _Replayer:
                     continue
                 outcome = m.run(1_000_000)
                 if isinstance(outcome, OutOfFuel):
+                    continue
+                if self.rec.kind == "repl" and isinstance(outcome, (Done, Failed)):
+                    finish_repl_input(m, self.recorded)
                     continue
                 if isinstance(outcome, Done):
                     e = self.expect(("completed",), {"type": "completed",
@@ -190,8 +201,15 @@ class _Replayer:
             return False
         event = self.inputs.pop(0)
         self.m.extra["cursor"] = event.seq
-        apply_input(self.m, event)
+        apply_input(self.m, event, self.ex.unit)
         return True
+
+    def recorded(self, type_: str, data: Any) -> None:
+        """Check an event the shared REPL logic says was recorded."""
+        e = self.expect((type_,), {"type": type_, **data}, None)
+        if type_ == "evaluated":
+            self.compare(e, e.data.get("value"), data.get("value"), None,
+                         "a REPL input evaluated to a different value")
 
 
 class _Diverged(Exception):

@@ -23,17 +23,18 @@ from ..lang.errors import FlowmetalError
 from ..store.contract import (
     INPUT_EVENT_TYPES,
     Commit,
+    EventRecord,
     NotFound,
     ProgramRecord,
     Store,
     StoreError,
 )
 from .clock import Clock, RealClock, VirtualClock
-from .codec import from_json, to_json
+from .codec import error_from_json, from_json, to_json
 from .executor import Executor, new_program_id
 from .replay import ReplayReport, replay
 
-__all__ = ["Runtime", "RuntimeError_", "Waiting"]
+__all__ = ["Runtime", "RuntimeError_", "Waiting", "ReplResult"]
 
 RESTARTS = ("retry", "use-value", "abort")
 
@@ -42,6 +43,17 @@ class RuntimeError_(FlowmetalError):
     """A runtime request that can't be done: unknown program, bad restart, finished program."""
 
     kind = "error"
+
+
+@dataclass
+class ReplResult:
+    """One REPL input's outcome: its value, the output it printed, or its error."""
+
+    value: Any
+    output: str
+    error: Any
+    input_seq: int
+    pending: bool = False
 
 
 @dataclass
@@ -184,6 +196,55 @@ class Runtime:
             return self.store.append_input(program_id, type_, data)
         except StoreError as exc:
             raise RuntimeError_(str(exc)) from None
+
+    # -- REPL sessions -------------------------------------------------------------------
+
+    def repl_open(self, name: str = "default") -> str:
+        """The id of the REPL session called ``name``, created on first use."""
+        for rec in self.store.list_programs(kind="repl"):
+            if rec.name == name and not rec.finished:
+                return rec.id
+        return self.start("", f"<repl:{name}>", name=name, kind="repl")
+
+    def repl_globals(self, session_id: str) -> dict[str, Any]:
+        """The session's current globals (for compiling its next input, and completion)."""
+        return self.executor.load(self.get(session_id)).glob
+
+    def repl_eval(self, session_id: str, text: str, *, source: str = "<repl>",
+                  until: Callable[[ProgramRecord], bool] | None = None) -> ReplResult:
+        """Evaluate ``text`` in the session, durably, and drive it until it is answered.
+
+        Read and compile errors raise (nothing is recorded); a runtime error comes back in
+        ``ReplResult.error`` and the session carries on. ``until`` is as for ``run``: it
+        lets a front end stop waiting (the input then finishes later).
+        """
+        glob = self.repl_globals(session_id)
+        unit = load(text, source, glob)
+        self.executor.save_code(unit, text)
+        seq = self._input(session_id, "eval", {"code_hash": unit.hash, "source": text})
+        while True:
+            outcome = self.run(session_id, until=lambda rec: self._answered(session_id, seq)
+                               or (until is not None and until(rec)))
+            answer = self._answered(session_id, seq)
+            if answer is not None or isinstance(outcome, Waiting) or outcome.finished:
+                break
+        return self._repl_result(session_id, seq, answer)
+
+    def _answered(self, session_id: str, seq: int) -> EventRecord | None:
+        for e in self.store.events(session_id, after=seq, types=["evaluated", "failed"]):
+            if e.data.get("input") == seq:
+                return e
+        return None
+
+    def _repl_result(self, session_id: str, seq: int, answer: EventRecord | None) -> ReplResult:
+        output = [from_json(e.data["request"])[kw("text")]
+                  for e in self.store.events(session_id, after=seq, types=["effect"])
+                  if e.data.get("kind") == "print"]
+        if answer is None:
+            return ReplResult(None, "".join(output), None, seq, pending=True)
+        if answer.type == "failed":
+            return ReplResult(None, "".join(output), error_from_json(answer.data["error"]), seq)
+        return ReplResult(from_json(answer.data["value"]), "".join(output), None, seq)
 
     # -- versions ----------------------------------------------------------------------
 

@@ -125,6 +125,7 @@ INPUT_EVENT_TYPES = frozenset(
         "restart",
         "cancel-requested",
         "child-completed",
+        "eval",
     }
 )
 """Events that come from outside a program's own run and that the runtime applies when it
