@@ -276,6 +276,18 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_repl(args: argparse.Namespace) -> int:
+    from .repl.app import run_repl
+
+    return run_repl(_db(args), args.session)
+
+
+def cmd_debug(args: argparse.Namespace) -> int:
+    from tui.app import run_debugger
+
+    return run_debugger(args.store or _db(args), args.program)
+
+
 # -- the parser ------------------------------------------------------------------------------
 
 
@@ -354,6 +366,16 @@ def _parser() -> argparse.ArgumentParser:
              "flowmetal replay p-1a2b3c --verify")
     sp.add_argument("id")
     sp.add_argument("--verify", action="store_true", help="(the default) compare every step")
+
+    sp = add("repl", cmd_repl, "An interactive, durable REPL session.",
+             "flowmetal repl --session scratch")
+    sp.add_argument("--session", default="default", help="the session's name (default: default)")
+
+    sp = add("debug", cmd_debug, "The time-travel debugger over a store's recorded runs.",
+             "flowmetal debug run.db p-1a2b3c", db=False)
+    sp.add_argument("store", nargs="?", help=f"an SQLite file (default ./{DEFAULT_DB})")
+    sp.add_argument("program", nargs="?", help="open this program directly")
+    sp.add_argument("--db", help=argparse.SUPPRESS)
 
     sp = add("upgrade", cmd_upgrade, "Switch a program to new code if its log replays on it.",
              "flowmetal upgrade p-1a2b3c job-v2.flow")

@@ -287,7 +287,9 @@ def range_(a: Any, b: Any = MISSING, step: Any = MISSING) -> List:
 
 @builtin("repeat")
 def repeat(n: Any, x: Any) -> List:
-    """A list of n copies of x. (The one-argument, endless form is not supported.)
+    """A list of n copies of x.
+
+    The one-argument, endless form is not supported: everything is eager.
 
     (repeat 3 :a) ;=> (:a :a :a)
     """
@@ -744,8 +746,9 @@ def distinct(coll: Any) -> List:
 
 @builtin("interleave", arglists="[& colls]")
 def interleave(*colls: Any) -> List:
-    """A list of the first item of each collection, then the second of each, and so on,
-    stopping at the end of the shortest.
+    """A list of the first item of each collection, then the second of each, and so on.
+
+    It stops at the end of the shortest collection.
 
     (interleave [:a :b] [1 2]) ;=> (:a 1 :b 2)
     """
@@ -781,8 +784,10 @@ def flatten(x: Any) -> List:
 
 @builtin("conj", arglists="[coll & xs]")
 def conj(coll: Any = MISSING, *xs: Any) -> Any:
-    """Add items where they belong: a vector at the end, a list (or nil) at the front,
-    a set as members, a map as ``[k v]`` entries or whole maps.
+    """Add items where the collection adds them, and return the new collection.
+
+    A vector adds at the end, a list (or nil) at the front, a set as members, a map
+    takes ``[k v]`` entries or whole maps.
 
     (conj [1 2] 3) ;=> [1 2 3]
     (conj '(1 2) 3) ;=> (3 1 2)

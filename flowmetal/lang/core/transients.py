@@ -31,8 +31,7 @@ def _check(fn: str, t: Any, kinds: tuple[str, ...] = ("vector", "map", "set")) -
 
 @builtin("transient")
 def transient(coll: Any) -> Transient:
-    """A mutable copy of a vector, map or set, to fill with ``conj!``/``assoc!`` and
-    freeze with ``persistent!``.
+    """A mutable copy of a vector, map or set: fill it with conj!, then call persistent!.
 
     (persistent! (conj! (transient [1]) 2)) ;=> [1 2]
     """
