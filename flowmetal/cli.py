@@ -276,6 +276,22 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .runtime.worker import Worker
+
+    worker = Worker(open_store(_db(args)), poll_interval=args.poll,
+                    on_output=lambda pid, t: _write(f"[{pid}] {t}"))
+    err.print(f"worker {worker.id} on {_db(args)}" + (" (until idle)" if args.until_idle else ""))
+    try:
+        worker.run(until_idle=args.until_idle)
+    except KeyboardInterrupt:
+        err.print("worker stopped; its programs stay in the store")
+        return 130
+    s = worker.stats
+    err.print(f"drove {s.drives} times, fired {s.timers_fired} timers")
+    return 0
+
+
 def cmd_repl(args: argparse.Namespace) -> int:
     from .repl.app import run_repl
 
@@ -366,6 +382,13 @@ def _parser() -> argparse.ArgumentParser:
              "flowmetal replay p-1a2b3c --verify")
     sp.add_argument("id")
     sp.add_argument("--verify", action="store_true", help="(the default) compare every step")
+
+    sp = add("worker", cmd_worker, "Drive the store's programs: fire timers, run what is ready.",
+             "flowmetal worker --db run.db")
+    sp.add_argument("--until-idle", action="store_true",
+                    help="stop once nothing can run without waiting")
+    sp.add_argument("--poll", type=float, default=0.2, metavar="SECONDS",
+                    help="the longest pause between looks at the store (default 0.2)")
 
     sp = add("repl", cmd_repl, "An interactive, durable REPL session.",
              "flowmetal repl --session scratch")
