@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..store.contract import Store
 from .clock import Clock, RealClock

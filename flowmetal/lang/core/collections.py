@@ -96,9 +96,9 @@ def conj1(coll: Any, x: Any, fn: str = "conj") -> Any:
     """Add one item the way ``conj`` does; the helper ``conj`` and ``into`` share."""
     t = type(coll)
     if t is Vector:
-        return Vector((*coll, x))
+        return Vector(coll + (x,))
     if t is List:
-        return List((x, *coll))
+        return List((x,) + coll)
     if coll is None:
         return List((x,))
     if t is Map:
@@ -172,7 +172,7 @@ def set_(coll: Any) -> Set:
     return Set(seq_items(coll, "set"))
 
 
-@builtin("keyword")
+@builtin("keyword", arglists="[name] [ns name]")
 def keyword(name: Any, local: Any = MISSING) -> Keyword | None:
     """A keyword from a string, symbol or keyword; with two arguments, namespace and name.
 
@@ -197,7 +197,7 @@ def keyword(name: Any, local: Any = MISSING) -> Keyword | None:
     raise type_error("keyword", "a string, symbol or keyword", name)
 
 
-@builtin("symbol")
+@builtin("symbol", arglists="[name] [ns name]")
 def symbol(name: Any, local: Any = MISSING) -> Symbol:
     """A symbol from a string, keyword or symbol; with two arguments, namespace and name.
 
@@ -698,7 +698,7 @@ def take_last(n: Any, coll: Any) -> List | None:
     return List(items[-n:])
 
 
-@builtin("drop-last")
+@builtin("drop-last", arglists="[coll] [n coll]")
 def drop_last(n: Any, coll: Any = MISSING) -> List:
     """A list of all but the last n items (n defaults to 1).
 
@@ -795,7 +795,7 @@ def conj(coll: Any = MISSING, *xs: Any) -> Any:
     """
     t = type(coll)
     if t is Vector:
-        return Vector((*coll, *xs)) if xs else coll
+        return Vector(coll + xs) if xs else coll
     if t is List or coll is None:
         if not xs:
             return coll
@@ -847,6 +847,8 @@ def assoc(coll: Any, key: Any, val: Any, *kvs: Any) -> Any:
     if t is Map or coll is None:
         new = Map(coll) if coll else Map()
         new[key] = val
+        if not kvs:
+            return new
         for i in range(0, len(kvs), 2):
             new[kvs[i]] = kvs[i + 1]
         return new

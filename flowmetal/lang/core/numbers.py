@@ -2,8 +2,8 @@
 ``< > <= >= ==`` and ``zero? pos? neg? even? odd?``.
 
 Numbers are Python ``int`` (unbounded) and ``float``; booleans are not numbers. The
-two-argument calls are what hot loops make, so each function checks for them first with
-``type(x) in NUMBERS`` and nothing slower.
+two-argument calls are what hot loops make, so each function checks for them first, with
+exact type tests (``type(x) is int``) and no ``*args`` packing.
 """
 
 from __future__ import annotations
@@ -40,54 +40,61 @@ def _fold(fn: str, op: Callable[[Any, Any], Any], acc: Any, xs: tuple) -> Any:
     return acc
 
 
+# The hot two-argument paths below test ``t is int or t is float`` inline: it is measurably
+# faster than a set lookup or a helper call, and these run in every loop.
+
+
 @builtin("+", arglists="[& xs]")
-def add(*xs: Any) -> Any:
+def add(a: Any = 0, b: Any = 0, *more: Any) -> Any:
     """Sum the numbers; ``(+)`` is 0. Integers stay exact; any float makes a float.
 
     (+ 1 2 3) ;=> 6
     """
     try:
-        if len(xs) == 2:
-            a, b = xs
-            if type(a) in NUMBERS and type(b) in NUMBERS:
+        if not more:
+            ta = type(a)
+            tb = type(b)
+            if (ta is int or ta is float) and (tb is int or tb is float):
                 return a + b
-        return _fold("+", lambda a, b: a + b, 0, xs)
+        return _fold("+", lambda x, y: x + y, 0, (a, b, *more))
     except OverflowError:
         raise _too_large("+") from None
 
 
 @builtin("-", arglists="[x & more]")
-def sub(x: Any, *more: Any) -> Any:
+def sub(x: Any, y: Any = MISSING, *more: Any) -> Any:
     """Subtract the rest from the first number; with one argument, negate it.
 
     (- 10 1 2) ;=> 7
     (- 5) ;=> -5
     """
     try:
-        if len(more) == 1:
-            b = more[0]
-            if type(x) in NUMBERS and type(b) in NUMBERS:
-                return x - b
-        _check("-", x)
         if not more:
+            tx = type(x)
+            ty = type(y)
+            if (tx is int or tx is float) and (ty is int or ty is float):
+                return x - y
+        _check("-", x)
+        if y is MISSING:
             return -x
-        return _fold("-", lambda a, b: a - b, x, more)
+        return _fold("-", lambda a, b: a - b, x, (y, *more))
     except OverflowError:
         raise _too_large("-") from None
 
 
 @builtin("*", arglists="[& xs]")
-def mul(*xs: Any) -> Any:
+def mul(a: Any = 1, b: Any = 1, *more: Any) -> Any:
     """Multiply the numbers; ``(*)`` is 1.
 
     (* 2 3 4) ;=> 24
     """
     try:
-        if len(xs) == 2:
-            a, b = xs
-            if type(a) in NUMBERS and type(b) in NUMBERS:
+        if not more:
+            ta = type(a)
+            tb = type(b)
+            if (ta is int or ta is float) and (tb is int or tb is float):
                 return a * b
-        return _fold("*", lambda a, b: a * b, 1, xs)
+        return _fold("*", lambda x, y: x * y, 1, (a, b, *more))
     except OverflowError:
         raise _too_large("*") from None
 
@@ -265,8 +272,11 @@ def lt(x: Any, y: Any = MISSING, *more: Any) -> bool:
 
     (< 1 2 3) ;=> true
     """
-    if not more and type(x) in NUMBERS and type(y) in NUMBERS:
-        return x < y
+    if not more:
+        tx = type(x)
+        ty = type(y)
+        if (tx is int or tx is float) and (ty is int or ty is float):
+            return x < y
     return _chain("<", lambda a, b: a < b, x, y, more)
 
 
@@ -276,8 +286,11 @@ def gt(x: Any, y: Any = MISSING, *more: Any) -> bool:
 
     (> 3 2 1) ;=> true
     """
-    if not more and type(x) in NUMBERS and type(y) in NUMBERS:
-        return x > y
+    if not more:
+        tx = type(x)
+        ty = type(y)
+        if (tx is int or tx is float) and (ty is int or ty is float):
+            return x > y
     return _chain(">", lambda a, b: a > b, x, y, more)
 
 
@@ -287,8 +300,11 @@ def le(x: Any, y: Any = MISSING, *more: Any) -> bool:
 
     (<= 1 1 2) ;=> true
     """
-    if not more and type(x) in NUMBERS and type(y) in NUMBERS:
-        return x <= y
+    if not more:
+        tx = type(x)
+        ty = type(y)
+        if (tx is int or tx is float) and (ty is int or ty is float):
+            return x <= y
     return _chain("<=", lambda a, b: a <= b, x, y, more)
 
 
@@ -298,8 +314,11 @@ def ge(x: Any, y: Any = MISSING, *more: Any) -> bool:
 
     (>= 2 2 1) ;=> true
     """
-    if not more and type(x) in NUMBERS and type(y) in NUMBERS:
-        return x >= y
+    if not more:
+        tx = type(x)
+        ty = type(y)
+        if (tx is int or tx is float) and (ty is int or ty is float):
+            return x >= y
     return _chain(">=", lambda a, b: a >= b, x, y, more)
 
 
@@ -309,8 +328,11 @@ def num_eq(x: Any, y: Any = MISSING, *more: Any) -> bool:
 
     (== 1 1.0) ;=> true
     """
-    if not more and type(x) in NUMBERS and type(y) in NUMBERS:
-        return x == y
+    if not more:
+        tx = type(x)
+        ty = type(y)
+        if (tx is int or tx is float) and (ty is int or ty is float):
+            return x == y
     return _chain("==", lambda a, b: a == b, x, y, more)
 
 

@@ -313,8 +313,10 @@ def eq(x: Any, y: Any = MISSING, *more: Any) -> bool:
     (= [1 2] '(1 2)) ;=> true
     (= 1 1.0) ;=> false, use == to compare numbers by value
     """
-    t = type(x)
     if not more:
+        if x is y:  # the common case: small ints, keywords, nil, the same collection
+            return type(x) is not float or x == x
+        t = type(x)
         if t is type(y) and t in _ATOMIC:
             return x == y
         return y is MISSING or equals(x, y)
