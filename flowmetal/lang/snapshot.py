@@ -351,9 +351,20 @@ def decode_value(blob: bytes) -> Any:
     return _Decoder(doc["heap"], None, {}).run(doc["root"])
 
 
+_NAMES_CACHE: list[Any] = [None, None]
+
+
+def _base_names(base: dict[str, Any]) -> dict[int, str]:
+    """id -> name for the base environment's values; computed once per base."""
+    if _NAMES_CACHE[0] is not base:
+        _NAMES_CACHE[0] = base
+        _NAMES_CACHE[1] = {id(v): k for k, v in base.items() if type(v) not in _SCALARS}
+    return _NAMES_CACHE[1]
+
+
 def encode(machine: M.Machine, base: dict[str, Any]) -> bytes:
     """Encode a machine, writing values that are in ``base`` (the prelude) by name."""
-    names = {id(v): k for k, v in base.items() if type(v) not in _SCALARS}
+    names = _base_names(base)
     saved_glob = machine.glob
     machine._save()
     machine.glob = {k: v for k, v in saved_glob.items() if base.get(k, _UNSET) is not v}

@@ -126,17 +126,23 @@ class Runtime:
         says True, ``run`` returns ``Waiting``. With a virtual clock, timers fire at once.
         """
         self.get(program_id)
+        fire: dict[str, float] = {}
         while True:
-            rec = self.executor.drive(program_id).program
+            rec = self.executor.drive(program_id, fire=fire).program
+            fire = {}
             if rec.finished or rec.status == "failed":
                 return rec
             if rec.status == "ready":
                 continue
-            if self.store.fire_due_timers(now=self.clock.now()):
-                continue
-            due = [t.due_at for t in self.store.list_timers(program_id)]
+            timers = self.store.list_timers(program_id)
+            now = self.clock.now()
+            fire = {t.key: t.due_at for t in timers if t.due_at <= now}
+            if fire:
+                continue  # fired inside the next drive's commit
+            due = [t.due_at for t in timers]
             if self.clock.virtual and due:
                 self.clock.advance_to(min(due))
+                fire = {t.key: t.due_at for t in timers if t.due_at <= self.clock.now()}
                 continue
             if until is not None and until(rec):
                 return Waiting(rec)

@@ -91,4 +91,14 @@ def test_building_with_a_transient_equals_building_with_conj(xs):
         call("conj!", t, x)
         slow = call("conj", slow, x)
     assert same(call("persistent!", t), slow)
-    assert isinstance(t, Transient) and t.items is None
+    assert isinstance(t, Transient)
+    with throws("transient-error"):
+        call("conj!", t, 0)
+
+
+def test_an_ended_transient_still_looks_like_a_transient_to_code_walking_state():
+    for coll in [V(1), M(K("a"), 1), S(1)]:
+        t = call("transient", coll)
+        call("persistent!", t)
+        assert len(t.items) == 0
+        assert (list(t.items) if t.kind == "vector" else list(t.items.items())) == []

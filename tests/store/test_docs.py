@@ -113,14 +113,14 @@ def test_every_status_and_input_event_type_is_documented():
 
 
 def test_append_input_recipe_appends_and_wakes_the_program(store_path):
-    data = '{"name":"approve","value":true}'
+    data = '{"name":"approve","payload":true}'
     assert run_recipe(
         store_path, "append-input", program_id="p1", type="message", data=data, now=5.0
     )
     with open_store(store_path) as s:
         p = s.get_program("p1")
         assert (p.last_seq, p.status) == (2, "ready")
-        assert s.events("p1", after=1)[0].data == {"name": "approve", "value": True}
+        assert s.events("p1", after=1)[0].data == {"name": "approve", "payload": True}
         s.set_status("p1", "cancelled")
     assert (
         run_recipe(store_path, "append-input", program_id="p1", type="message", data=data, now=6.0)

@@ -41,7 +41,9 @@ from .values import (
     type_error,
 )
 
-__all__ = ["add_to_map", "conj1", "live_items", "map_from_pairs", "out_of_bounds", "set_index"]
+__all__ = [
+    "add_to_map", "end_transient", "live_items", "map_from_pairs", "out_of_bounds", "set_index",
+]
 
 _COUNTED = frozenset((List, Vector, Map, Set, str))
 _INDEXED = frozenset((List, Vector, str))
@@ -57,9 +59,29 @@ def out_of_bounds(fn: str, index: Any, size: int) -> Exception:
     )
 
 
+class _Ended(list):
+    """The items of a vector transient that ``persistent!`` has ended (always empty)."""
+
+
+class _EndedMap(dict):
+    """The items of a map or set transient that ``persistent!`` has ended (always empty)."""
+
+
+# Ended transients keep an empty container of the usual Python type rather than ``None``,
+# so code that walks machine state (the snapshot encoder) treats them like any transient.
+ENDED_VECTOR_ITEMS = _Ended()
+ENDED_MAP_ITEMS = _EndedMap()
+
+
+def end_transient(t: Transient) -> None:
+    """Mark ``t`` as used up: from now on ``live_items`` throws ``:transient-error``."""
+    t.items = ENDED_VECTOR_ITEMS if t.kind == "vector" else ENDED_MAP_ITEMS
+
+
 def live_items(t: Transient, fn: str) -> Any:
     """The items of a transient, or a ``:transient-error`` if ``persistent!`` ended it."""
-    if t.items is None:
+    items = t.items
+    if items is ENDED_VECTOR_ITEMS or items is ENDED_MAP_ITEMS or items is None:
         raise fail(
             "transient-error",
             f"{fn}: transient used after persistent!",
@@ -90,24 +112,6 @@ def add_to_map(fn: str, new: dict, x: Any) -> None:
     elif x is not None:
         k, v = _entry(fn, x)
         new[k] = v
-
-
-def conj1(coll: Any, x: Any, fn: str = "conj") -> Any:
-    """Add one item the way ``conj`` does; the helper ``conj`` and ``into`` share."""
-    t = type(coll)
-    if t is Vector:
-        return Vector(coll + (x,))
-    if t is List:
-        return List((x,) + coll)
-    if coll is None:
-        return List((x,))
-    if t is Map:
-        new = Map(coll)
-        add_to_map(fn, new, x)
-        return new
-    if t is Set:
-        return coll.conj(x)
-    raise type_error(fn, "a collection", coll)
 
 
 # -- building ------------------------------------------------------------------------------

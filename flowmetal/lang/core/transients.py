@@ -13,7 +13,7 @@ from typing import Any
 
 from ..data import Map, Set, Transient, Vector
 from ..errors import fail
-from .collections import add_to_map, live_items, set_index
+from .collections import add_to_map, end_transient, live_items, set_index
 from .registry import builtin
 from .values import type_error
 
@@ -109,7 +109,7 @@ def disj_bang(t: Any, *xs: Any) -> Transient:
 def freeze(t: Transient) -> Any:
     """The immutable collection a transient holds; the transient is ended."""
     items = live_items(t, "persistent!")
-    t.items = None
+    end_transient(t)
     if t.kind == "vector":
         return Vector(items)
     if t.kind == "map":
