@@ -198,6 +198,8 @@ _UPDATE_PROGRAM_READY = (
 )
 _UPDATE_PROGRAM_STATUS = "UPDATE programs SET last_seq = ?, status = ?, updated_at = ? WHERE id = ?"
 _INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLS}) VALUES (?, ?, ?, ?, ?)"
+SNAPSHOT_CHECKPOINT_EVERY = 1000
+_PRUNE_SNAPSHOTS = "DELETE FROM snapshots WHERE program_id = ? AND seq > ? AND seq < ?"
 _SET_CODE_HASH = "UPDATE programs SET code_hash = ? WHERE id = ?"
 _UPSERT_SNAPSHOT = (
     f"INSERT INTO snapshots ({_SNAPSHOT_COLS}) VALUES (?, ?, ?, ?, ?)"
@@ -744,6 +746,11 @@ class SqliteStore(Store):
                 self._xm(_INSERT_EVENT, event_rows)
             if c.snapshot is not None:
                 self._x(_UPSERT_SNAPSHOT, (program_id, last_seq, c.snapshot_step, c.snapshot, now))
+                # Keep the newest snapshot and the last one of each block of
+                # SNAPSHOT_CHECKPOINT_EVERY events: resume needs only the newest, the
+                # debugger is faster with a few checkpoints, and the file stays small.
+                block_start = last_seq - last_seq % SNAPSHOT_CHECKPOINT_EVERY
+                self._x(_PRUNE_SNAPSHOTS, (program_id, block_start, last_seq))
             if c.cancel_timers:
                 self._xm(_DELETE_TIMER, [(program_id, key) for key in c.cancel_timers])
             if c.new_timers:

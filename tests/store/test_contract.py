@@ -305,26 +305,28 @@ def test_snapshot_without_events_is_stored_at_expected_seq_and_replaces(store, p
     assert store.latest_snapshot(program).state == b"B"
 
 
+def _commit_snapshot_at(store, program, seq, blob):
+    events = [("e", seq)] * (seq - store.get_program(program).last_seq)
+    expected = store.get_program(program).last_seq
+    store.commit(program, Commit(expected_seq=expected, status="waiting", events=events,
+                                 snapshot=blob, snapshot_step=seq * 10))
+
+
 def test_snapshot_lookup_by_seq(store, program):
     assert store.latest_snapshot(program) is None
-    for seq, blob in [(1, b"s1"), (3, b"s3"), (5, b"s5")]:
-        events = [("e", seq)] * (seq - store.get_program(program).last_seq)
-        expected = store.get_program(program).last_seq
-        store.commit(
-            program,
-            Commit(
-                expected_seq=expected,
-                status="waiting",
-                events=events,
-                snapshot=blob,
-                snapshot_step=seq * 10,
-            ),
-        )
-    assert store.snapshots(program) == [(1, 10), (3, 30), (5, 50)]
-    assert store.snapshot_at_or_before(program, 4).state == b"s3"
-    assert store.snapshot_at_or_before(program, 5).state == b"s5"
+    for seq in (998, 1003, 2005):
+        _commit_snapshot_at(store, program, seq, f"s{seq}".encode())
+    assert store.snapshots(program) == [(998, 9980), (1003, 10030), (2005, 20050)]
+    assert store.snapshot_at_or_before(program, 1500).state == b"s1003"
+    assert store.snapshot_at_or_before(program, 2005).state == b"s2005"
     assert store.snapshot_at_or_before(program, 0) is None
-    assert store.latest_snapshot(program).seq == 5
+    assert store.latest_snapshot(program).seq == 2005
+
+
+def test_commits_keep_the_newest_snapshot_and_one_checkpoint_per_thousand_events(store, program):
+    for seq in (1, 3, 5, 999, 1001, 1500, 2001, 2005):
+        _commit_snapshot_at(store, program, seq, b"x")
+    assert [info.seq for info in store.snapshots(program)] == [999, 1500, 2005]
 
 
 def test_commit_sets_replaces_and_cancels_timers(store, program):

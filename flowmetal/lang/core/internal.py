@@ -35,6 +35,8 @@ def _items(coll: Any, who: str) -> list[Any]:
 @builtin("core/nth")
 def core_nth(coll: Any, i: int, default: Any = None) -> Any:
     """Sequential destructuring: the i-th item of coll, or default."""
+    if type(i) is not int or i < 0:
+        raise fail("type-error", f"nth: index must be a non-negative integer, got {i!r}")
     if isinstance(coll, (List, Vector)) or type(coll) is str:
         return coll[i] if i < len(coll) else default
     items = _items(coll, "nth")
@@ -44,6 +46,8 @@ def core_nth(coll: Any, i: int, default: Any = None) -> Any:
 @builtin("core/nthrest")
 def core_nthrest(coll: Any, i: int) -> Any:
     """Sequential destructuring: the items after the first i, or nil when none."""
+    if type(i) is not int or i < 0:
+        raise fail("type-error", f"nthrest: index must be a non-negative integer, got {i!r}")
     items = _items(coll, "destructuring")
     return List(items[i:]) if len(items) > i else None
 
