@@ -7,10 +7,12 @@ It does three things in one walk over each top-level form:
 3. **node building**, numbering nodes in a fixed order so that the same expanded code
    always gets the same numbers.
 
-The unit's identity is the hash of its *expanded* forms with their spans. Storing those
-forms (``CodeUnit.blob``) lets a later process rebuild exactly the same nodes with
+The unit's identity is the hash of its forms *and every macro expansion made while
+compiling them* (numbered in the order the compiler met them), with their spans. Storing
+those (``CodeUnit.blob``) lets a later process rebuild exactly the same nodes with
 ``compile_expanded`` and no macros at all, which is how a snapshot taken days ago finds
-its code again.
+its code again. Expansions nested inside a body are recorded too: storing only each
+top-level form's outermost expansion would leave a nested ``(when ...)`` unexpandable.
 
 Top-level ``defmacro`` forms, and ``def``s of functions, are also evaluated at compile
 time, so a macro can be used (and can call helper functions) below its definition.
@@ -35,6 +37,7 @@ from .data import (
     span_of,
 )
 from .errors import CompileError, FlowmetalError
+from .fastpath import speed_up
 
 __all__ = ["compile", "compile_expanded", "Host", "SPECIAL_FORMS"]
 
@@ -83,10 +86,15 @@ class _Scope:
 
 
 class _Compiler:
-    def __init__(self, unit: N.CodeUnit, host: Host | None, expand: bool) -> None:
+    def __init__(self, unit: N.CodeUnit, host: Host | None, expand: bool,
+                 expansions: dict[int, Any] | None = None) -> None:
         self.unit = unit
         self.host = host
         self.expand_macros = expand
+        # n -> the form the n-th possible macro call expanded to: written when expanding,
+        # read back by ``compile_expanded`` (which runs no macros).
+        self.expansions: dict[int, Any] = {} if expansions is None else expansions
+        self.expand_count = 0
         self.fn_name = "<toplevel>"
         self.gensym_counter = 0
         self.last_span: Span | None = None
@@ -118,11 +126,18 @@ class _Compiler:
     # -- macro expansion ---------------------------------------------------------------
 
     def macroexpand(self, form: Any, scope: _Scope | None) -> Any:
-        while self.expand_macros and type(form) is List and form and type(form[0]) is Symbol:
+        while type(form) is List and form and type(form[0]) is Symbol:
             head: Symbol = form[0]
             name = head.full
             if name in _SPECIAL or (scope is not None and scope.resolve(name) is not None):
                 return form
+            n = self.expand_count
+            self.expand_count += 1
+            if not self.expand_macros:
+                if n not in self.expansions:
+                    return form
+                form = self.expansions[n]
+                continue
             macro = self.host.lookup(name) if self.host else None
             if type(macro).__name__ != "Macro":
                 return form
@@ -134,6 +149,7 @@ class _Compiler:
                 raise CompileError(f"error expanding macro {name}{where}: {err.message}",
                                    span) from None
             form = _with_span(expanded, span)
+            self.expansions[n] = form
         return form
 
     # -- analysis ----------------------------------------------------------------------
@@ -179,7 +195,9 @@ class _Compiler:
         span = span_of(form)
         args = tuple(self.analyze(x, scope, False) for x in items)
         if all(type(a) is N.Const for a in args):
-            return N.Const(self.unit, span, self.fn_name, _strip_spans(form))
+            # Built from the items' values, not the form: ['a] holds a, not (quote a).
+            return N.Const(self.unit, span, self.fn_name, BUILTINS[maker].fn(
+                *(a.const for a in args)))
         fn = N.Const(self.unit, span, self.fn_name, BUILTINS[maker])
         return N.Call(self.unit, span, self.fn_name, fn, args)
 
@@ -308,7 +326,8 @@ class _Compiler:
                 names.append(f"p__{i}")
                 patterns.append((i, p))
         fn_scope = _Scope(scope, names, fn_boundary=True)
-        arity = N.Arity(len(fixed), rest_param is not None, None, _print_params(params))  # type: ignore[arg-type]
+        arity = N.Arity(len(fixed), rest_param is not None, None, _print_params(params),  # type: ignore[arg-type]
+                        tuple(names))
         fn_scope.arity = arity
         body_forms = parts[1:]
         if patterns:
@@ -367,7 +386,7 @@ class _Compiler:
         if cls is N.Loop:
             new_scope.loop = node
         N.Let.__init__(node, self.unit, span, self.fn_name, tuple(inits),
-                       N.Const(self.unit, span, self.fn_name, None))
+                       N.Const(self.unit, span, self.fn_name, None), tuple(names))
         node.body = self.body(form[2:], new_scope, True if cls is N.Loop else tail, span)
         return node
 
@@ -491,7 +510,7 @@ class _Compiler:
             else:
                 body_forms.append(part)
         body = self.body(body_forms, scope, False, span)
-        catch_type, catch_body = None, None
+        catch_type, catch_body, catch_name = None, None, None
         if catch is not None:
             parts = list(catch[1:])
             if parts and type(parts[0]) is Keyword:
@@ -499,11 +518,13 @@ class _Compiler:
             if not parts or type(parts[0]) is not Symbol:
                 raise self.error("catch takes an optional error :type, a name, then a body",
                                  catch)
-            catch_scope = _Scope(scope, [parts[0].full])
+            catch_name = parts[0].full
+            catch_scope = _Scope(scope, [catch_name])
             catch_body = self.body(parts[1:], catch_scope, False, span_of(catch))
         finally_body = (self.body(finally_[1:], scope, False, span_of(finally_))
                         if finally_ is not None else None)
-        return N.Try(self.unit, span, self.fn_name, body, catch_type, catch_body, finally_body)
+        return N.Try(self.unit, span, self.fn_name, body, catch_type, catch_body, finally_body,
+                     catch_name)
 
     def sf_catch(self, form: List, scope: _Scope | None, tail: bool) -> N.Node:
         raise self.error("catch can only be used inside try", form)
@@ -567,10 +588,9 @@ def compile(forms: list[Any], source_name: str, host: Host | None) -> N.CodeUnit
     """
     unit = N.CodeUnit(source_name)
     c = _Compiler(unit, host, expand=True)
-    expanded: list[Any] = []
     try:
         for form in forms:
-            c.toplevel(form, expanded)
+            c.toplevel(form, [])
     except RecursionError:
         raise CompileError("form nested too deeply to compile", c.last_span) from None
     if host is not None:
@@ -579,7 +599,8 @@ def compile(forms: list[Any], source_name: str, host: Host | None) -> N.CodeUnit
                 if node.name in _SPECIAL:
                     raise CompileError(f"{node.name} is a special form, not a value", node.span)
                 raise CompileError(f"Unable to resolve symbol: {node.name}", node.span)
-    _seal(unit, expanded)
+    _seal(unit, forms, c.expansions)
+    speed_up(unit)
     return unit
 
 
@@ -587,18 +608,19 @@ def compile_expanded(blob: bytes, source_name: str) -> N.CodeUnit:
     """Rebuild a unit from its stored expanded forms: no macros run, same node numbers."""
     from .snapshot import decode_value
 
-    forms = decode_value(blob)
+    forms, expansions = decode_value(blob)
     unit = N.CodeUnit(source_name)
-    c = _Compiler(unit, None, expand=False)
+    c = _Compiler(unit, None, expand=False, expansions=dict(expansions))
     for form in forms:
         c.toplevel(form, [])
     unit.blob = blob
     unit.hash = hashlib.sha256(blob).hexdigest()
+    speed_up(unit)
     return unit
 
 
-def _seal(unit: N.CodeUnit, expanded: list[Any]) -> None:
+def _seal(unit: N.CodeUnit, forms: list[Any], expansions: dict[int, Any]) -> None:
     from .snapshot import encode_value
 
-    unit.blob = encode_value(Vector(expanded), keep_spans=True)
+    unit.blob = encode_value(Vector((Vector(forms), Map(expansions))), keep_spans=True)
     unit.hash = hashlib.sha256(unit.blob).hexdigest()

@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 EVAL, RETURN, THROW, PARKED = 0, 1, 2, 3
+_MISSING = object()
 _FAILS = (Thrown, N.Unbound)
 DEFAULT_MAX_DEPTH = 1_000_000
 _TYPE = kw("type")
@@ -177,8 +178,13 @@ class CallK:
         self.node, self.env, self.vals = node, env, vals
 
     def resume(self, m: Machine) -> None:
-        self.vals.append(m.val)
-        _call_from(m, self.node, self.env, self.vals)
+        vals = self.vals
+        vals.append(m.val)
+        node = self.node
+        if len(vals) == len(node.parts):  # the last part came back: apply right here
+            _apply_parts(m, node, self.env, vals)
+        else:
+            _call_from(m, node, self.env, vals, self)
 
 
 class TryK:
@@ -304,7 +310,7 @@ def _if(m: Machine, node: N.If) -> None:
     test = node.test
     if test.simple:
         try:
-            v = test.value(m.env, m.glob)
+            v = test.fast(m.env, m.glob)
         except N.NotSimple:
             test.simple = False
         except _FAILS:
@@ -315,7 +321,7 @@ def _if(m: Machine, node: N.If) -> None:
             branch = node.else_ if v is None or v is False else node.then
             if branch.simple:  # e.g. the base case of a recursion: no extra step
                 try:
-                    m.val = branch.value(m.env, m.glob)
+                    m.val = branch.fast(m.env, m.glob)
                     m.mode = RETURN
                     return
                 except N.NotSimple:
@@ -324,6 +330,11 @@ def _if(m: Machine, node: N.If) -> None:
                     m.node = branch
                     raise
             m.node = branch
+            if type(branch) is N.Call:
+                # Start the branch's call in this same step. Safe from unbounded Python
+                # recursion: _call never dispatches further (it enters a closure by
+                # setting registers and returning).
+                _call(m, branch)
             return
     m.stack.append(IfK(node, m.env))
     m.node = test
@@ -341,7 +352,7 @@ def _do_from(m: Machine, node: N.Do, i: int) -> None:
         child = body[i]
         if child.simple:
             try:
-                child.value(env, glob)
+                child.fast(env, glob)
                 i += 1
                 continue
             except N.NotSimple:
@@ -377,7 +388,7 @@ def _let_from(m: Machine, node: N.Let, env: list, i: int) -> None:
         init = inits[i]
         if init.simple:
             try:
-                env[i + 1] = init.value(env, glob)
+                env[i + 1] = init.fast(env, glob)
                 i += 1
                 continue
             except N.NotSimple:
@@ -405,7 +416,7 @@ def _recur_from(m: Machine, node: N.Recur, env: list, vals: list) -> None:
         arg = args[i]
         if arg.simple:
             try:
-                vals.append(arg.value(env, glob))
+                vals.append(arg.fast(env, glob))
                 i += 1
                 continue
             except N.NotSimple:
@@ -436,22 +447,38 @@ def _call(m: Machine, node: N.Call) -> None:
         args = node.args
         n = len(args)
         try:
-            f = node.fn.value(env, glob)
-            if n == 1:
-                vals = [args[0].value(env, glob)]
-            elif n == 2:
-                vals = [args[0].value(env, glob), args[1].value(env, glob)]
+            fnode = node.fn
+            if type(fnode) is N.Global:
+                f = glob.get(fnode.name, _MISSING)
+                if f is _MISSING:
+                    raise N.Unbound(fnode.name)
             else:
-                vals = [a.value(env, glob) for a in args]
+                f = fnode.fast(env, glob)
+            if n == 1:
+                vals = [None, args[0].fast(env, glob)]
+            elif n == 2:
+                vals = [None, args[0].fast(env, glob), args[1].fast(env, glob)]
+            else:
+                vals = [None, *[a.fast(env, glob) for a in args]]
         except N.NotSimple:
             pass
         else:
-            m.apply(f, vals, node)
+            if type(f) is Closure:  # the common case, inlined: the new frame is ``vals``
+                arity = f.fn.fixed.get(n)
+                if arity is not None and len(m.stack) <= m.max_depth:
+                    vals[0] = f.env
+                    m.env = vals
+                    m.node = arity.body
+                    return
+            m.apply(f, vals[1:], node)
             return
     _call_from(m, node, m.env, [])
 
 
-def _call_from(m: Machine, node: N.Call, env: list, vals: list) -> None:
+def _call_from(m: Machine, node: N.Call, env: list, vals: list,
+               frame: CallK | None = None) -> None:
+    """Evaluate the call's remaining parts, then apply. ``frame`` is the CallK being
+    resumed, pushed back as it is rather than allocating a new one."""
     glob = m.glob
     i = len(vals)
     parts = node.parts
@@ -460,20 +487,44 @@ def _call_from(m: Machine, node: N.Call, env: list, vals: list) -> None:
         sub = parts[i]
         if sub.simple:
             try:
-                vals.append(sub.value(env, glob))
+                vals.append(sub.fast(env, glob))
                 i += 1
                 continue
             except N.NotSimple:
                 sub.simple = False
             except _FAILS:
-                m.stack.append(CallK(node, env, vals))
+                m.stack.append(frame or CallK(node, env, vals))
                 m.node, m.env, m.mode = sub, env, EVAL
                 raise
-        m.stack.append(CallK(node, env, vals))
+        m.stack.append(frame or CallK(node, env, vals))
         m.node, m.env, m.mode = sub, env, EVAL
         return
+    _apply_parts(m, node, env, vals)
+
+
+def _apply_parts(m: Machine, node: N.Call, env: list, vals: list) -> None:
+    """Apply ``vals[0]`` to ``vals[1:]``; closures and pure built-ins inlined."""
+    f = vals[0]
+    t = type(f)
+    if t is Closure:  # ``vals`` becomes the new frame
+        arity = f.fn.fixed.get(len(vals) - 1)
+        if arity is not None and len(m.stack) <= m.max_depth:
+            vals[0] = f.env
+            m.node, m.env, m.mode = arity.body, vals, EVAL
+            return
+    elif t is Builtin:
+        n = len(vals) - 1
+        if n >= f.min_args and (f.max_args is None or n <= f.max_args):
+            try:
+                m.val = f.fn(*vals[1:])
+                m.mode = RETURN
+                return
+            except Exception as exc:
+                m.node, m.env = node, env
+                m.pending_fault = ("apply", f, vals[1:])
+                raise N.builtin_error(f, exc, node) from None
     m.node, m.env = node, env
-    m.apply(vals[0], vals[1:], node)
+    m.apply(f, vals[1:], node)
 
 
 def _try(m: Machine, node: N.Try) -> None:
@@ -485,7 +536,7 @@ def _throw(m: Machine, node: N.Throw) -> None:
     expr = node.expr
     if expr.simple:
         try:
-            v = expr.value(m.env, m.glob)
+            v = expr.fast(m.env, m.glob)
         except N.NotSimple:
             expr.simple = False
         except _FAILS:
@@ -500,7 +551,7 @@ def _throw(m: Machine, node: N.Throw) -> None:
 
 
 def _fn(m: Machine, node: N.Fn) -> None:
-    m.val = node.value(m.env, m.glob)
+    m.val = node.fast(m.env, m.glob)
     m.mode = RETURN
 
 
@@ -609,7 +660,7 @@ class Machine:
                         node = self.node
                         if node.simple:
                             try:
-                                self.val = node.value(self.env, glob)
+                                self.val = node.fast(self.env, glob)
                                 self.mode = RETURN
                                 continue
                             except N.NotSimple:

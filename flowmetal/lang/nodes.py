@@ -72,10 +72,11 @@ class CodeUnit:
 class Node:
     """Base of all nodes. ``fn_name`` names the enclosing function, for stack traces."""
 
-    __slots__ = ("op", "id", "unit", "span", "fn_name", "simple")
+    __slots__ = ("op", "id", "unit", "span", "fn_name", "simple", "fast")
     OP = -1
 
     def __init__(self, unit: CodeUnit, span: Span | None, fn_name: str) -> None:
+        self.fast = self.value  # replaced by generated code for simple subtrees (fastpath)
         self.op = self.OP
         self.id = len(unit.nodes)
         unit.nodes.append(self)
@@ -194,12 +195,18 @@ class Def(Node):
 
 
 class Arity:
-    """One arity of a ``fn``: ``nparams`` fixed parameters, maybe a rest parameter."""
+    """One arity of a ``fn``: ``nparams`` fixed parameters, maybe a rest parameter.
 
-    __slots__ = ("nparams", "rest", "body", "params_text")
+    ``names`` names the slots of the frame a call makes (parameters, then the rest
+    parameter), for debuggers; the machine itself never reads it.
+    """
 
-    def __init__(self, nparams: int, rest: bool, body: Node, params_text: str) -> None:
+    __slots__ = ("nparams", "rest", "body", "params_text", "names")
+
+    def __init__(self, nparams: int, rest: bool, body: Node, params_text: str,
+                 names: tuple[str, ...] = ()) -> None:
         self.nparams, self.rest, self.body, self.params_text = nparams, rest, body, params_text
+        self.names = names
 
 
 class Fn(Node):
@@ -232,14 +239,19 @@ class Fn(Node):
 
 
 class Let(Node):
-    """``let``: a new frame of ``size`` slots, filled in order, then the body."""
+    """``let``: a new frame of ``size`` slots, filled in order, then the body.
 
-    __slots__ = ("inits", "body", "size")
+    ``names`` names those slots (for debuggers; the machine never reads it).
+    """
+
+    __slots__ = ("inits", "body", "size", "names")
     OP = 7
 
-    def __init__(self, unit, span, fn_name, inits: tuple[Node, ...], body: Node) -> None:
+    def __init__(self, unit, span, fn_name, inits: tuple[Node, ...], body: Node,
+                 names: tuple[str, ...] = ()) -> None:
         super().__init__(unit, span, fn_name)
         self.inits, self.body, self.size = inits, body, len(inits)
+        self.names = names
 
 
 class Loop(Let):
@@ -296,14 +308,17 @@ class Call(Node):
 
 
 class Try(Node):
-    __slots__ = ("body", "catch_type", "catch_body", "finally_body")
+    """``try``; ``catch_name`` names the one slot of the frame its catch body runs in."""
+
+    __slots__ = ("body", "catch_type", "catch_body", "finally_body", "catch_name")
     OP = 11
 
     def __init__(self, unit, span, fn_name, body: Node, catch_type: Any, catch_body: Node | None,
-                 finally_body: Node | None) -> None:
+                 finally_body: Node | None, catch_name: str | None = None) -> None:
         super().__init__(unit, span, fn_name)
         self.body, self.catch_type = body, catch_type
         self.catch_body, self.finally_body = catch_body, finally_body
+        self.catch_name = catch_name
 
 
 class Throw(Node):
