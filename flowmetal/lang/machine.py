@@ -757,8 +757,14 @@ class Machine:
         for fid in fiber.waiters:
             waiter = self.fibers.get(fid)
             if waiter is not None and waiter.status == "wait":
-                self._wake(waiter, THROW if failed else RETURN, fiber.val)
+                if failed:  # the waiter throws by the usual path, so an uncaught one pauses
+                    self._wake(waiter, RETURN, None)
+                    self._rethrow_in(waiter, fiber.val, None)
+                else:
+                    self._wake(waiter, RETURN, fiber.val)
         fiber.waiters = []
+        self.fiber = None
+        self.mode = PARKED
         if fiber.id == 0:
             self.status = "done"
             self.result = fiber.val

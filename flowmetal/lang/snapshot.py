@@ -383,7 +383,13 @@ def encode(machine: M.Machine, base: dict[str, Any]) -> bytes:
 def decode(blob: bytes, base: dict[str, Any], units: Callable[[str], N.CodeUnit]) -> M.Machine:
     """Rebuild a machine; ``units(hash)`` supplies compiled code for each unit it names."""
     doc = _loads(blob)
-    machine = _Decoder(doc["heap"], units, base).run(doc["root"])
+    try:
+        machine = _Decoder(doc["heap"], units, base).run(doc["root"])
+    except SnapshotError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        # A well-formed JSON document that is not a machine (or names unknown code).
+        raise SnapshotError(f"damaged snapshot: {type(exc).__name__}: {exc}") from None
     if not isinstance(machine, M.Machine):
         raise SnapshotError("snapshot root is not a machine")
     glob = dict(base)

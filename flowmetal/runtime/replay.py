@@ -86,6 +86,7 @@ class _Replayer:
         # Inputs the live run has not applied yet are left for it: replay stops before them.
         self.inputs = [e for e in events if e.type in INPUT_EVENT_TYPES and e.seq <= applied]
         self.out_i = 0
+        self.in_i = 0
         args = from_json(rec.args)
         from ..lang.base import new_machine
 
@@ -118,63 +119,74 @@ class _Replayer:
         return str(node.span) if node is not None and node.span is not None else None
 
     def run(self) -> ReplayReport:
-        m = self.m
         try:
-            while True:
-                if m.status in ("failed", "aborted"):
-                    if m.status == "failed" and not m.extra.get("failure_recorded"):
-                        e = self.expect(("failed",), {"type": "failed",
-                                                      "error": error_to_json(m.error)}, None)
-                        self.compare(e, e.data.get("error", {}).get("message"),
-                                     m.error.message if hasattr(m.error, "message") else None,
-                                     None, "the program failed differently")
-                        m.extra["failure_recorded"] = True
-                        continue
-                    if m.status == "aborted":
-                        self.expect(("aborted",), {"type": "aborted"}, None)
-                        break
-                    if not self.next_input():
-                        break
-                    continue
-                outcome = m.run(1_000_000)
-                if isinstance(outcome, OutOfFuel):
-                    continue
-                if self.rec.kind == "repl" and isinstance(outcome, (Done, Failed)):
-                    finish_repl_input(m, self.recorded)
-                    continue
-                if isinstance(outcome, Done):
-                    e = self.expect(("completed",), {"type": "completed",
-                                                     "value": to_json(m.result)}, None)
-                    self.compare(e, e.data.get("value"), to_json(m.result), None,
-                                 "the program ended with a different value")
-                    break
-                if isinstance(outcome, Failed):
-                    continue
-                assert isinstance(outcome, Suspended)
-                for eid in outcome.cancelled:
-                    keys = m.extra["keys"]
-                    for k in [k for k, v in keys.items() if v == eid]:
-                        del keys[k]
-                answered = False
-                for req in outcome.requests:
-                    answered = self.request(req) or answered
-                if answered:
-                    continue
-                if m.extra.get("cancel"):
-                    self.expect(("cancelled",), {"type": "cancelled"}, None)
-                    break
-                if not self.next_input():
-                    break
-            if self.out_i < len(self.outputs):
-                e = self.outputs[self.out_i]
-                raise _Diverged(Divergence(e.seq, None, {"type": e.type, **(e.data or {})},
-                                           "(the replay stopped here)",
-                                           "the recorded run went further than the replay"))
+            while self.advance():
+                pass
+            self.check_end()
         except _Diverged as d:
             self.report.divergence = d.divergence
-        self.report.steps = m.steps
-        self.report.machine = m
+        self.report.steps = self.m.steps
+        self.report.machine = self.m
         return self.report
+
+    def advance(self, fuel: int = 1_000_000) -> bool:
+        """One turn of the executor's loop (rules 1-3), running at most ``fuel`` machine
+        steps; False once the replay has reached its end. Raises ``_Diverged``.
+
+        ``run`` calls it until it says False; the debugger's timeline calls it with small
+        budgets to stop at any step (``fuel=0`` does the bookkeeping a step leaves behind
+        without taking the next step).
+        """
+        m = self.m
+        if m.status in ("failed", "aborted"):
+            if m.status == "failed" and not m.extra.get("failure_recorded"):
+                e = self.expect(("failed",), {"type": "failed",
+                                              "error": error_to_json(m.error)}, None)
+                self.compare(e, e.data.get("error", {}).get("message"),
+                             m.error.message if hasattr(m.error, "message") else None,
+                             None, "the program failed differently")
+                m.extra["failure_recorded"] = True
+                return True
+            if m.status == "aborted":
+                self.expect(("aborted",), {"type": "aborted"}, None)
+                return False
+            return self.next_input()
+        outcome = m.run(fuel)
+        if isinstance(outcome, OutOfFuel):
+            return True
+        if self.rec.kind == "repl" and isinstance(outcome, (Done, Failed)):
+            finish_repl_input(m, self.recorded)
+            return True
+        if isinstance(outcome, Done):
+            e = self.expect(("completed",), {"type": "completed",
+                                             "value": to_json(m.result)}, None)
+            self.compare(e, e.data.get("value"), to_json(m.result), None,
+                         "the program ended with a different value")
+            return False
+        if isinstance(outcome, Failed):
+            return True
+        assert isinstance(outcome, Suspended)
+        for eid in outcome.cancelled:
+            keys = m.extra["keys"]
+            for k in [k for k, v in keys.items() if v == eid]:
+                del keys[k]
+        answered = False
+        for req in outcome.requests:
+            answered = self.request(req) or answered
+        if answered:
+            return True
+        if m.extra.get("cancel"):
+            self.expect(("cancelled",), {"type": "cancelled"}, None)
+            return False
+        return self.next_input()
+
+    def check_end(self) -> None:
+        """After the last turn: the record must not go further than the replay did."""
+        if self.out_i < len(self.outputs):
+            e = self.outputs[self.out_i]
+            raise _Diverged(Divergence(e.seq, None, {"type": e.type, **(e.data or {})},
+                                       "(the replay stopped here)",
+                                       "the recorded run went further than the replay"))
 
     def request(self, req: Any) -> bool:
         where = self.where(req.id)
@@ -197,9 +209,10 @@ class _Replayer:
             raise _Diverged(Divergence(e.seq, where, recorded, replayed, message))
 
     def next_input(self) -> bool:
-        if not self.inputs:
+        if self.in_i >= len(self.inputs):
             return False
-        event = self.inputs.pop(0)
+        event = self.inputs[self.in_i]
+        self.in_i += 1
         self.m.extra["cursor"] = event.seq
         apply_input(self.m, event, self.ex.unit)
         return True

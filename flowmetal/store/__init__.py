@@ -14,6 +14,7 @@ The tables are a public interface that other systems may read and append to: see
 from __future__ import annotations
 
 import os
+import urllib.parse
 from typing import Any
 
 from ._sqlite import SqliteStore
@@ -85,6 +86,7 @@ def open_store(url_or_path: str | os.PathLike[str], **options: Any) -> Store:
 
         open_store("run.db")                                  # a file: SQLite
         open_store("sqlite:///run.db", synchronous="NORMAL")  # relative path
+        open_store("sqlite:///run.db?synchronous=NORMAL")     # the same, as a URL
         open_store("sqlite:////var/lib/flowmetal/run.db")     # absolute path
         open_store("postgresql://localhost/flowmetal")        # not available yet
 
@@ -95,7 +97,13 @@ def open_store(url_or_path: str | os.PathLike[str], **options: Any) -> Store:
     """
     target = os.fspath(url_or_path)
     if target.startswith(_SQLITE_PREFIX):
-        return SqliteStore(target[len(_SQLITE_PREFIX) :] or ":memory:", **options)
+        path, _, query = target[len(_SQLITE_PREFIX) :].partition("?")
+        for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+            if key != "synchronous":
+                raise StoreError(f"Unknown option {key!r} in store URL {target!r}; "
+                                 "the SQLite backend takes ?synchronous=FULL|NORMAL.")
+            options.setdefault("synchronous", value.upper())
+        return SqliteStore(path or ":memory:", **options)
     if target.startswith(("postgresql://", "postgres://")):
         raise StoreError("PostgreSQL backend not available yet; use an SQLite file.")
     if target.startswith("sqlite:"):

@@ -130,3 +130,10 @@ def test_one_store_can_be_shared_by_threads_one_call_at_a_time(tmp_path):
 def test_sqlite_url_without_three_slashes_is_explained():
     with pytest.raises(StoreError, match="sqlite:///PATH"):
         open_store("sqlite://run.db")
+
+
+def test_sqlite_url_takes_synchronous_as_a_query_option(tmp_path):
+    with open_store(f"sqlite:///{tmp_path / 'n.db'}?synchronous=normal") as s:
+        assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    with pytest.raises(StoreError, match="takes \\?synchronous"):
+        open_store(f"sqlite:///{tmp_path / 'n.db'}?sync=1")
