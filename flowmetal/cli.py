@@ -114,8 +114,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _drive_to_end(rt: Any, pid: str, db: str) -> int:
+    told: set[str] = set()
+
+    def tell_what_it_waits_for(rec: Any) -> bool:
+        for wait in rec.waiting or []:
+            hint = _wait_hint(pid, wait, db)
+            if hint and hint not in told:
+                told.add(hint)
+                err.print(hint, markup=False)
+        return False  # keep waiting
+
     try:
-        rec = rt.run(pid)
+        rec = rt.run(pid, until=tell_what_it_waits_for)
     except KeyboardInterrupt:
         err.print(f"\ninterrupted: program {pid} is safely suspended in {db}; "
                   f"continue it with\n  flowmetal resume {pid}")
@@ -128,6 +138,19 @@ def _drive_to_end(rt: Any, pid: str, db: str) -> int:
         return 1
     err.print(f"program {pid} ended: {rec.status}")
     return 1
+
+
+def _wait_hint(pid: str, wait: dict, db: str) -> str | None:
+    dbopt = "" if db == DEFAULT_DB else f" --db {db}"
+    if wait.get("kind") == "message":
+        return (f"waiting for message {wait.get('name')!r}; send it with:\n"
+                f"  flowmetal send {pid} {wait.get('name')} JSON{dbopt}")
+    if wait.get("kind") == "callback":
+        return (f"waiting for a callback; deliver it with:\n"
+                f"  flowmetal send --callback {wait.get('token')} JSON{dbopt}")
+    if wait.get("kind") == "effect" and wait.get("effect") in ("http", "call"):
+        return f"waiting for a {wait.get('effect')} task to be completed by a worker"
+    return None
 
 
 def cmd_start(args: argparse.Namespace) -> int:
