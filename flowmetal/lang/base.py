@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from . import compiler, primitives  # noqa: F401  (primitives registers itself)
+from . import compiler, primitives, sequences  # noqa: F401  (they register themselves)
 from . import nodes as N
 from .core import BUILTINS
 from .errors import CompileError, EvalError

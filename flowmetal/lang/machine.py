@@ -289,8 +289,25 @@ class CallGlobalK:
         m.apply(f, list(self.args), None)
 
 
+class SeqK:
+    """A loop of a higher-order sequence function (``map``, ``filter``, ``reduce``...)
+    over ``items``: calls ``f`` on item ``i``, folds the result into ``acc``, goes on.
+    See ``sequences.py``."""
+
+    __slots__ = ("op", "f", "items", "i", "acc")
+    KIND = "seq"
+
+    def __init__(self, op: str, f: Any, items: Any, i: int, acc: Any) -> None:
+        self.op, self.f, self.items, self.i, self.acc = op, f, items, i, acc
+
+    def resume(self, m: Machine) -> None:
+        from .sequences import step
+
+        step(m, self)
+
+
 FRAME_TYPES = [IfK, DoK, DefK, LetK, RecurK, CallK, TryK, FinallyK, ThrowK, TopK, SwapK, ApplyK,
-               CallGlobalK]
+               CallGlobalK, SeqK]
 
 
 # -- evaluation of each kind of node -----------------------------------------------------

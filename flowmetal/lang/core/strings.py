@@ -296,3 +296,29 @@ def index_of(s: Any, value: Any, from_index: Any = MISSING) -> int | None:
     start = 0 if from_index is MISSING else check_int("str/index-of", from_index)
     found = s.find(value, max(start, 0))
     return None if found < 0 else found
+
+
+@builtin("pr-str", arglists="[& xs]")
+def pr_str_(*xs: Any) -> str:
+    """The values printed readably (strings quoted), separated by spaces.
+
+    (pr-str "a" [1 :b]) ;=> "\\"a\\" [1 :b]"
+    """
+    from flowmetal.lang.printer import pr_str
+
+    return " ".join(pr_str(x) for x in xs)
+
+
+@builtin("read-string")
+def read_string(s: Any) -> Any:
+    """The first form in s, as data (not evaluated); (read-string (pr-str x)) equals x.
+
+    (read-string "[1 :a]") ;=> [1 :a]
+    """
+    from flowmetal.lang.errors import ReadError
+    from flowmetal.lang.reader import read_one
+
+    try:
+        return read_one(_check_str("read-string", s), "<read-string>")
+    except ReadError as err:
+        raise fail("read-error", f"read-string: {err.message}") from None
