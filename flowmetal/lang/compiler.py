@@ -148,7 +148,7 @@ class _Compiler:
                 where = f" at {span}" if span else ""
                 raise CompileError(f"error expanding macro {name}{where}: {err.message}",
                                    span) from None
-            form = _with_span(expanded, span)
+            form = _stamp_spans(expanded, span)
             self.expansions[n] = form
         return form
 
@@ -573,6 +573,24 @@ def _with_span(form: Any, span: Span | None) -> Any:
         except AttributeError:
             pass
     return form
+
+
+def _stamp_spans(form: Any, span: Span | None) -> Any:
+    """A copy of a macro's expansion in which the forms the macro made (those without a
+    span) carry the span of the macro call, so errors and stack traces in expanded code
+    point at the call, not at ``<unknown>``. Forms that have a span (the call's own
+    arguments) are kept as they are. Copied, never stamped in place: an expansion may share
+    objects with the macro's constants, and a unit's hash must not depend on what else was
+    compiled before it."""
+    t = type(form)
+    if span is None or t not in (List, Vector, Map, Set) or form.span is not None:
+        return form
+    if t is Map:
+        new = Map((_stamp_spans(k, span), _stamp_spans(v, span)) for k, v in form.items())
+    else:
+        new = t(_stamp_spans(x, span) for x in form)
+    new.span = span
+    return new
 
 
 def _strip_spans(form: Any) -> Any:

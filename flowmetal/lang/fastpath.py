@@ -69,12 +69,43 @@ class _Gen:
                     self.guards[node.fn.name] = var
                     self.consts[var] = b
                     self.consts[var + "f"] = b.fn
+                inline = _INLINE.get((node.fn.name, n))
+                if inline is not None and b is BUILTINS.get(node.fn.name):
+                    return self.inline(inline, var, [self.expr(a) for a in node.args])
                 args = ", ".join(self.expr(a) for a in node.args)
                 return f"{var}f({args})"
         # Anything else simple (a fn expression...): the node's own evaluation.
         name = f"n{len(self.consts)}"
         self.consts[name] = node
         return f"{name}.value(env, glob)"
+
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"t{self.temps}"
+
+    def inline(self, op: tuple[str, str], var: str, args: list[str]) -> str:
+        """Numbers straight into Python's operator, anything else to the built-in (which
+        then reports the type error exactly as it would have)."""
+        python_op, kinds = op
+        if len(args) == 1:
+            a = self.temp()
+            return (f"(({a} {python_op}) if type({a} := {args[0]}) in {kinds} "
+                    f"else {var}f({a}))")
+        a, b = self.temp(), self.temp()
+        return (f"(({a} {python_op} {b}) if (type({a} := {args[0]}) in {kinds}) & "
+                f"(type({b} := {args[1]}) in {kinds}) else {var}f({a}, {b}))")
+
+
+# Built-ins whose two-number (or one-number) case is Python's own operator. ``=`` only for
+# integers: (= 1 1.0) is false in Flowmetal. Floats stay out of ``=`` for the same reason.
+_NUMS, _INTS = "NUMS", "INTS"
+_INLINE: dict[tuple[str, int], tuple[str, str]] = {
+    ("+", 2): ("+", _NUMS), ("-", 2): ("-", _NUMS), ("*", 2): ("*", _NUMS),
+    ("<", 2): ("<", _NUMS), (">", 2): (">", _NUMS), ("<=", 2): ("<=", _NUMS),
+    (">=", 2): (">=", _NUMS), ("=", 2): ("==", _INTS), ("==", 2): ("==", _NUMS),
+    ("inc", 1): ("+ 1", _NUMS), ("dec", 1): ("- 1", _NUMS),
+}
 
 
 class _TooBig(Exception):
@@ -98,7 +129,8 @@ def _build(node: N.Node) -> Any:
         return None  # nothing to gain over the node's own value()
     guard = " or ".join(f"get({name!r}) is not {var}" for name, var in gen.guards.items())
     src = (
-        "def make(" + ", ".join(["_g", "NotSimple", "slow", *gen.consts]) + "):\n"
+        "def make(" + ", ".join(["_g", "NotSimple", "slow", "NUMS", "INTS", *gen.consts])
+        + "):\n"
         "    def fast(env, glob):\n"
         "        get = glob.get\n"
         f"        if {guard}:\n"
@@ -111,7 +143,8 @@ def _build(node: N.Node) -> Any:
     )
     scope: dict[str, Any] = {}
     exec(compile(src, f"<fastpath {node.span}>", "exec"), scope)  # noqa: S102
-    return scope["make"](_global, N.NotSimple, node.value, *gen.consts.values())
+    return scope["make"](_global, N.NotSimple, node.value, frozenset((int, float)),
+                         frozenset((int,)), *gen.consts.values())
 
 
 def speed_up(unit: N.CodeUnit) -> None:

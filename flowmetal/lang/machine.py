@@ -357,6 +357,39 @@ def _if(m: Machine, node: N.If) -> None:
     m.node = test
 
 
+def _enter(m: Machine, body: N.Node, env: list) -> None:
+    """Start a function body. A body that is an ``if`` with a simple test (most are) gets
+    its test evaluated and its branch chosen in this same step; nothing is dispatched
+    further, so this never recurses."""
+    m.env = env
+    if type(body) is N.If:
+        test = body.test
+        if test.simple:
+            try:
+                v = test.fast(env, m.glob)
+            except N.NotSimple:
+                test.simple = False
+            except _FAILS:
+                m.stack.append(IfK(body, env))
+                m.node, m.mode = test, EVAL
+                raise
+            else:
+                branch = body.else_ if v is None or v is False else body.then
+                if branch.simple:
+                    try:
+                        m.val = branch.fast(env, m.glob)
+                        m.mode = RETURN
+                        return
+                    except N.NotSimple:
+                        branch.simple = False
+                    except _FAILS:
+                        m.node, m.mode = branch, EVAL
+                        raise
+                m.node, m.mode = branch, EVAL
+                return
+    m.node, m.mode = body, EVAL
+
+
 def _do(m: Machine, node: N.Do) -> None:
     _do_from(m, node, 0)
 
@@ -484,8 +517,7 @@ def _call(m: Machine, node: N.Call) -> None:
                 arity = f.fn.fixed.get(n)
                 if arity is not None and len(m.stack) <= m.max_depth:
                     vals[0] = f.env
-                    m.env = vals
-                    m.node = arity.body
+                    _enter(m, arity.body, vals)
                     return
             m.apply(f, vals[1:], node)
             return
@@ -527,7 +559,7 @@ def _apply_parts(m: Machine, node: N.Call, env: list, vals: list) -> None:
         arity = f.fn.fixed.get(len(vals) - 1)
         if arity is not None and len(m.stack) <= m.max_depth:
             vals[0] = f.env
-            m.node, m.env, m.mode = arity.body, vals, EVAL
+            _enter(m, arity.body, vals)
             return
     elif t is Builtin:
         n = len(vals) - 1

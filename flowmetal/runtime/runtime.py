@@ -252,6 +252,35 @@ class Runtime:
             return ReplResult(None, "".join(output), error_from_json(answer.data["error"]), seq)
         return ReplResult(from_json(answer.data["value"]), "".join(output), None, seq)
 
+    # -- REPL front-end helpers (used by flowmetal/repl) ---------------------------------
+
+    def repl_pending(self, session_id: str) -> int | None:
+        """The seq of the session's last input if it has no answer yet (it waits on the
+        outside, or its evaluation was interrupted), else None."""
+        evals = self.store.events(session_id, types=["eval"])
+        if not evals or self._answered(session_id, evals[-1].seq) is not None:
+            return None
+        return evals[-1].seq
+
+    def repl_wait(self, session_id: str, input_seq: int, *,
+                  until: Callable[[ProgramRecord], bool] | None = None) -> ReplResult:
+        """Keep driving an input that ``repl_eval`` left pending until it is answered, or
+        until ``until`` says stop (as for ``repl_eval``)."""
+        while True:
+            outcome = self.run(session_id, until=lambda rec: self._answered(
+                session_id, input_seq) is not None or (until is not None and until(rec)))
+            answer = self._answered(session_id, input_seq)
+            if answer is not None or isinstance(outcome, Waiting) or outcome.finished:
+                return self._repl_result(session_id, input_seq, answer)
+
+    def fire_timer(self, program_id: str, key: str) -> ProgramRecord:
+        """Fire one of the program's timers now, ahead of its time (the REPL's hand-fed
+        mode); recorded as an ordinary ``timer-fired`` event, in the drive's commit."""
+        for timer in self.store.list_timers(program_id):
+            if timer.key == key:
+                return self.executor.drive(program_id, fire={key: timer.due_at}).program
+        raise RuntimeError_(f"program {program_id} has no timer {key!r}")
+
     # -- versions ----------------------------------------------------------------------
 
     def replay(self, program_id: str) -> ReplayReport:

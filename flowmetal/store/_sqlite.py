@@ -23,6 +23,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -330,6 +331,9 @@ class SqliteStore(Store):
         commit survives a process crash, but the last ones may roll back on power loss.
     :param tracer: called as ``tracer(sql, params)`` before every statement.
     :param busy_timeout: seconds to wait for another process's write lock.
+    :param read_only: open the file read-only (SQLite ``mode=ro``): every write raises
+        :class:`StoreError`, nothing is created or migrated. The debugger opens the record
+        it shows this way, so a what-if can never change it.
     """
 
     def __init__(
@@ -339,8 +343,10 @@ class SqliteStore(Store):
         synchronous: str = "FULL",
         tracer: Tracer | None = None,
         busy_timeout: float = 30.0,
+        read_only: bool = False,
     ) -> None:
         self.path = os.fspath(path)
+        self.read_only = read_only
         self._tracer = tracer
         self._lock = threading.Lock()
         synchronous = synchronous.upper()
@@ -351,6 +357,9 @@ class SqliteStore(Store):
                 f"Flowmetal needs SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or newer;"
                 f" this Python has {sqlite3.sqlite_version}."
             )
+        if read_only:
+            self._open_read_only(busy_timeout)
+            return
         with self._translate(f"open {self.path}"):
             # isolation_level=None: no implicit transactions; we BEGIN and COMMIT ourselves.
             # check_same_thread=False: the lock above serializes use across threads.
@@ -364,6 +373,29 @@ class SqliteStore(Store):
                 self._set_pragmas(synchronous, busy_timeout)
                 if version < SCHEMA_VERSION:
                     self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open_read_only(self, busy_timeout: float) -> None:
+        """Connect with ``mode=ro``: no file is created, no schema written or migrated."""
+        if not os.path.exists(self.path):
+            raise StoreError(f"can't open {self.path} read-only: no such file")
+        uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
+        with self._translate(f"open {self.path}"):
+            self._conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False,
+                timeout=busy_timeout
+            )
+        try:
+            with self._translate(f"open {self.path}"):
+                self._set_busy_timeout(busy_timeout)
+                version = self._schema_version()
+                if version < SCHEMA_VERSION:
+                    raise SchemaError(
+                        f"{self.path} has schema version {version}; open it once read-write"
+                        f" to migrate it to version {SCHEMA_VERSION}."
+                    )
         except BaseException:
             self._conn.close()
             raise

@@ -141,3 +141,20 @@ class TestStrNamespace:
     def test_str_of_a_string_is_itself(self, s):
         assert call("str", s) == s
         assert call("str", s, None) == s
+
+
+class TestReadablePrinting:
+    def test_pr_str_prints_values_readably_separated_by_spaces(self):
+        assert call("pr-str") == ""
+        assert call("pr-str", "a", V(1, K("b")), None) == '"a" [1 :b] nil'
+
+    def test_read_string_reads_the_first_form_as_data(self):
+        assert same(call("read-string", "[1 :a]"), V(1, K("a")))
+        value = M(K("a"), V(1, "x", S(None)), "k", L(2.5))
+        assert same(call("read-string", call("pr-str", value)), value)
+
+    def test_read_string_of_malformed_text_is_a_read_error(self):
+        with throws("read-error", "Expected ')'"):
+            call("read-string", "(1 2")
+        with throws("type-error"):
+            call("read-string", 5)
