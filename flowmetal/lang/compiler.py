@@ -401,25 +401,29 @@ class _Compiler:
         tmp = f"d__{self.gensym_counter}"
         out = [(tmp, value)]
         tmp_sym = Symbol(tmp)
+        span = span_of(target)
+
+        def at(*items: Any) -> List:  # errors in the generated code point at the pattern
+            return _with_span(List(items), span)
+
         if t is Vector:
             fixed, rest, as_name = _split_vector_pattern(target, self)
             for i, sub in enumerate(fixed):
-                out += self.destructure(sub, List((Symbol("core/nth"), tmp_sym, i, None)))
+                out += self.destructure(sub, at(Symbol("core/nth"), tmp_sym, i, None))
             if rest is not None:
-                out += self.destructure(rest, List((Symbol("core/nthrest"), tmp_sym,
-                                                    len(fixed))))
+                out += self.destructure(rest, at(Symbol("core/nthrest"), tmp_sym, len(fixed)))
             if as_name is not None:
                 out.append((as_name.full, tmp_sym))
             return out
         if t is Map:
-            out[0] = (tmp, List((Symbol("core/seq->map"), value)))
+            out[0] = (tmp, at(Symbol("core/seq->map"), value))
             defaults = target.get(_OR, Map())
             if type(defaults) is not Map:
                 raise self.error(":or must be a map of defaults", target)
 
             def get(key: Any, name: Symbol) -> Any:
                 default = defaults.get(Symbol(name.name))
-                return List((Symbol("core/get"), tmp_sym, key, default))
+                return at(Symbol("core/get"), tmp_sym, key, default)
 
             for key, val in target.items():
                 if key is _AS:
@@ -438,7 +442,7 @@ class _Compiler:
                         out.append((name.name, get(k, local)))
                 else:
                     out += self.destructure(key, get(val, key) if type(key) is Symbol else
-                                            List((Symbol("core/get"), tmp_sym, val)))
+                                            at(Symbol("core/get"), tmp_sym, val))
             return out
         raise self.error(f"can't bind to a {type(target).__name__}: expected a symbol, "
                          "a vector or a map pattern", target)

@@ -39,7 +39,8 @@ class Evaluation:
 
 
 class LocalEffects:
-    """Answers effects in memory with a virtual clock that starts at the real time."""
+    """Answers effects in memory. ``clock`` is virtual: it starts at the real time and
+    ``drive`` moves it forward to each timer as it fires."""
 
     def __init__(self, echo: Callable[[str], None] | None = None, seed: int | None = None):
         self.clock = time.time()
@@ -64,25 +65,21 @@ class LocalEffects:
             return self.rng.random() if n is None else self.rng.randrange(n)
         if req.kind == "uuid":
             return str(_uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        if req.kind == "sleep":
-            until = data.get(kw("until"))
-            self.clock = max(self.clock, until) if until is not None else (
-                self.clock + data[kw("seconds")])
-            return None
         raise EffectRefused(f"the {req.kind} effect needs the durable runtime: "
                             "use `flowmetal run FILE`")
 
 
 def drive(m: Machine, handler: Callable[[Request], Any], fuel: int | None = None) -> Any:
-    """Run ``m`` to the end, answering each effect with ``handler`` in request order.
+    """Run ``m`` to the end, answering its effects with ``handler``.
 
-    Timers that only serve as timeouts are left pending: the waits they guard would
-    otherwise always time out in a world where nothing else ever arrives.
+    Effects other than timers are answered first, in request order. Timers (sleeps and
+    timeouts) fire in the order they fall due on the handler's clock (``handler.clock``,
+    when it has one), as they would in real time.
     """
     pending: list[Request] = []
-    budget = fuel
+    due: dict[int, float] = {}
     while True:
-        outcome = m.run(budget if budget is not None else 10_000_000)
+        outcome = m.run(fuel if fuel is not None else 10_000_000)
         if isinstance(outcome, Done):
             return outcome.value
         if isinstance(outcome, Failed):
@@ -92,18 +89,25 @@ def drive(m: Machine, handler: Callable[[Request], Any], fuel: int | None = None
                 raise EffectRefused(f"evaluation ran for more than {fuel} steps")
             continue
         assert isinstance(outcome, Suspended)
+        now = getattr(handler, "clock", 0.0)
+        for r in outcome.requests:
+            if r.kind == "sleep":
+                until = r.data.get(kw("until"))
+                due[r.id] = until if until is not None else now + r.data[kw("seconds")]
         cancelled = set(outcome.cancelled)
         pending = [r for r in pending + outcome.requests if r.id not in cancelled]
-        ready = [r for r in pending if not r.data.get(kw("timeout"))]
-        if not ready:
-            if pending:  # only timeout timers are left: let the earliest fire
-                ready = [pending[0]]
-            else:
-                waits = ", ".join(f"{kind} {key!r}" for _, kind, key in m.waits())
-                raise EffectRefused(f"the program waits forever ({waits}): nothing in an "
-                                    "in-memory evaluation can answer it")
-        req = ready[0]
+        if not pending:
+            waits = ", ".join(f"{kind} {key!r}" for _, kind, key in m.waits())
+            raise EffectRefused(f"the program waits forever ({waits}): nothing in an "
+                                "in-memory evaluation can answer it")
+        others = [r for r in pending if r.kind != "sleep"]
+        req = others[0] if others else min(pending, key=lambda r: (due[r.id], r.id))
         pending.remove(req)
+        if req.kind == "sleep":
+            if hasattr(handler, "clock"):
+                handler.clock = max(handler.clock, due.pop(req.id))
+            m.complete(req.id, None)
+            continue
         try:
             result = handler(req)
         except EffectRefused as err:

@@ -423,3 +423,13 @@ def test_sequence_results_are_lists_and_vector_results_are_vectors():
     for name, args in [("vec", (L(1),)), ("subvec", (v, 1)), ("conj", (v, 4)), ("pop", (v,))]:
         assert type(call(name, *args)) is Vector, name
     assert type(call("keyword", "a")) is Keyword
+
+
+def test_strict_get_returns_the_value_or_throws_a_catchable_missing_key_error():
+    from flowmetal.lang import evaluate, pr_str
+
+    assert call("get!", M(K("a"), 1), K("a")) == 1
+    assert evaluate("(get! {:a 1} :a)").value == 1
+    caught = evaluate("(try (get! {:a 1} :b) (catch :missing-key e (ex-data e)))").value
+    assert pr_str(caught) == "{:type :missing-key, :key :b}"
+    assert evaluate("(try (get! [1 2] 5) (catch :missing-key e :missing))").value.name == "missing"

@@ -119,6 +119,18 @@ def test_recur_in_a_variadic_fn_passes_the_rest_as_one_value():
         "(1 2 3)")
 
 
+def test_each_loop_iteration_has_its_own_bindings_for_closures():
+    src = ("(loop [i 0 fs []] (if (< i 3) (recur (inc i) (conj fs (fn [] i))) "
+           "(mapv (fn [f] (f)) fs)))")
+    assert show(src) == "[0 1 2]"
+
+
+def test_recur_from_inside_a_let_in_a_loop_or_a_named_fn():
+    assert show("(loop [i 0] (let [j (inc i)] (if (< j 5) (recur j) j)))") == "5"
+    assert show("((fn self [n] (if (> n 0) (recur (dec n)) [:done n])) 5)") == "[:done 0]"
+    assert show("(defn f [[a & r] acc] (if a (recur r (+ acc a)) acc)) (f [1 2 3] 0)") == "6"
+
+
 def test_recur_targets_the_innermost_loop():
     src = """
     (loop [i 0 out []]

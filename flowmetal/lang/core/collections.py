@@ -380,6 +380,24 @@ def get(coll: Any, key: Any, default: Any = None) -> Any:
     return default
 
 
+@builtin("get!")
+def get_strict(coll: Any, key: Any) -> Any:
+    """Strict access: the value at key, or a :missing-key error when there is none.
+
+    Use it where a missing key is a bug, so the program stops there with restarts
+    instead of carrying a nil along.
+
+    (get! {:a 1} :a) ;=> 1
+    """
+    found = get(coll, key, MISSING)
+    if found is MISSING:
+        from ..printer import pr_str
+
+        raise fail("missing-key", f"get!: no key {pr_str(key)} in this {type_name(coll)}",
+                   key=key)
+    return found
+
+
 @builtin("get-in")
 def get_in(m: Any, ks: Any, default: Any = None) -> Any:
     """Follow a sequence of keys into nested collections; default if the path is missing.

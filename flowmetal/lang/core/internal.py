@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..data import List, Map, Set, Symbol, Transient, Vector
+from ..data import List, Map, Set, Symbol, Transient, Vector, type_name
 from ..errors import fail
 from .registry import builtin
 
@@ -29,7 +29,8 @@ def _items(coll: Any, who: str) -> list[Any]:
         return [Vector(kv) for kv in coll.items()]
     if type(coll) is str:
         return list(coll)
-    raise fail("type-error", f"{who}: can't destructure a {type(coll).__name__} as a sequence")
+    raise fail("type-error",
+               f"{who}: can't destructure a value of type {type_name(coll)} as a sequence")
 
 
 @builtin("core/nth")
@@ -59,7 +60,7 @@ def core_get(coll: Any, key: Any, default: Any = None) -> Any:
         return coll.get(key, default)
     if coll is None:
         return default
-    raise fail("type-error", f"can't destructure a {type(coll).__name__} as a map")
+    raise fail("type-error", f"can't destructure a value of type {type_name(coll)} as a map")
 
 
 @builtin("core/seq->map")
