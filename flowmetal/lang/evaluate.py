@@ -65,6 +65,11 @@ class LocalEffects:
             return self.rng.random() if n is None else self.rng.randrange(n)
         if req.kind == "uuid":
             return str(_uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        if req.kind == "sleep":  # drive() orders timers itself; this serves direct callers
+            until = data.get(kw("until"))
+            self.clock = max(self.clock, until if until is not None else (
+                self.clock + data[kw("seconds")]))
+            return None
         raise EffectRefused(f"the {req.kind} effect needs the durable runtime: "
                             "use `flowmetal run FILE`")
 
