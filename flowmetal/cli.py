@@ -22,6 +22,7 @@ from .store import StoreError, open_store
 __all__ = ["main"]
 
 DEFAULT_DB = "flowmetal.db"
+_ID_HELP = "the program's ID, as `flowmetal start` or `flowmetal ps` shows it"
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -145,6 +146,10 @@ def _wait_hint(pid: str, wait: dict, db: str) -> str | None:
     if wait.get("kind") == "message":
         return (f"waiting for message {wait.get('name')!r}; send it with:\n"
                 f"  flowmetal send {pid} {wait.get('name')} JSON{dbopt}")
+    if wait.get("kind") == "callback" and str(wait.get("token")).startswith("program:"):
+        child = str(wait.get("token"))[len("program:"):]
+        return (f"waiting for child program {child}; see it with:\n"
+                f"  flowmetal show {child}{dbopt}")
     if wait.get("kind") == "callback":
         return (f"waiting for a callback; deliver it with:\n"
                 f"  flowmetal send --callback {wait.get('token')} JSON{dbopt}")
@@ -212,6 +217,8 @@ def _describe_wait(wait: dict) -> str:
         return f"message {wait.get('name')!r}"
     if kind == "effect":
         return f"{wait.get('effect')} {json.dumps(wait.get('request'))}"
+    if kind == "callback" and str(wait.get("token")).startswith("program:"):
+        return f"child program {str(wait.get('token'))[len('program:'):]}"
     return str(kind)
 
 
@@ -359,51 +366,55 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("start", cmd_start, "Create a program without driving it; prints its ID.",
              "ID=$(flowmetal start job.flow)")
-    sp.add_argument("file")
-    sp.add_argument("--arg", action="append", metavar="KEY=VALUE")
+    sp.add_argument("file", help="the program's source file")
+    sp.add_argument("--arg", action="append", metavar="KEY=VALUE",
+                    help="an argument for main (VALUE is JSON, or else a string); repeatable")
 
     sp = add("resume", cmd_resume, "Drive a suspended program until it ends.",
              "flowmetal resume p-1a2b3c4d5e6f")
-    sp.add_argument("id")
-    sp.add_argument("--virtual-time", action="store_true")
+    sp.add_argument("id", help=_ID_HELP)
+    sp.add_argument("--virtual-time", action="store_true",
+                    help="jump over sleeps and timeouts instead of waiting")
 
     sp = add("ps", cmd_ps, "List programs and their status.", "flowmetal ps --status waiting")
     sp.add_argument("--status", help="only programs with this status")
-    sp.add_argument("--limit", type=int, default=100)
+    sp.add_argument("--limit", type=int, default=100,
+                    help="show at most this many, newest first (default 100)")
 
     sp = add("show", cmd_show, "Show a program: status, result or error, what it waits for.",
              "flowmetal show p-1a2b3c4d5e6f")
-    sp.add_argument("id")
+    sp.add_argument("id", help=_ID_HELP)
     sp.add_argument("--json", action="store_true", help="machine-readable output")
 
     sp = add("log", cmd_log, "Print a program's event log.", "flowmetal log p-1a2b3c --json")
-    sp.add_argument("id")
+    sp.add_argument("id", help=_ID_HELP)
     sp.add_argument("--json", action="store_true", help="one JSON object per line")
 
     sp = add("send", cmd_send, "Send a named event (JSON) to a program, or deliver a callback.",
              "flowmetal send p-1a2b3c approval '{\"ok\": true}'")
-    sp.add_argument("id", nargs="?")
-    sp.add_argument("name", nargs="?")
-    sp.add_argument("payload", nargs="?", help="JSON")
+    sp.add_argument("id", nargs="?", help=_ID_HELP)
+    sp.add_argument("name", nargs="?", help="the event's name, as the program receives it")
+    sp.add_argument("payload", nargs="?", metavar="JSON", help="the event's payload: JSON")
     sp.add_argument("--callback", nargs=2, metavar=("TOKEN", "JSON"),
                     help="deliver a callback result instead (at most once)")
 
     sp = add("cancel", cmd_cancel, "Cancel a program.", "flowmetal cancel p-1a2b3c")
-    sp.add_argument("id")
+    sp.add_argument("id", help=_ID_HELP)
 
     sp = add("recover", cmd_recover, "Choose a restart for a failed program, then drive it.",
              "flowmetal recover p-1a2b3c --use-value '{\"status\": 200}'")
-    sp.add_argument("id")
+    sp.add_argument("id", help=_ID_HELP)
     group = sp.add_mutually_exclusive_group()
     group.add_argument("--retry", action="store_true", help="retry the failed expression")
     group.add_argument("--use-value", metavar="JSON", help="make it return this value")
     group.add_argument("--abort", action="store_true", help="end the program as aborted")
     sp.add_argument("--no-run", action="store_true", help="record the choice, don't drive")
-    sp.add_argument("--virtual-time", action="store_true")
+    sp.add_argument("--virtual-time", action="store_true",
+                    help="jump over sleeps and timeouts instead of waiting")
 
     sp = add("replay", cmd_replay, "Replay a program's log and check it reproduces.",
              "flowmetal replay p-1a2b3c --verify")
-    sp.add_argument("id")
+    sp.add_argument("id", help=_ID_HELP)
     sp.add_argument("--verify", action="store_true", help="(the default) compare every step")
 
     sp = add("worker", cmd_worker, "Drive the store's programs: fire timers, run what is ready.",
@@ -425,8 +436,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("upgrade", cmd_upgrade, "Switch a program to new code if its log replays on it.",
              "flowmetal upgrade p-1a2b3c job-v2.flow")
-    sp.add_argument("id")
-    sp.add_argument("file")
+    sp.add_argument("id", help=_ID_HELP)
+    sp.add_argument("file", help="the new source file")
     return p
 
 

@@ -39,6 +39,7 @@ from ..store.contract import (
     EventRecord,
     NewProgram,
     NewTask,
+    ProgramFinished,
     ProgramRecord,
     Store,
 )
@@ -166,6 +167,9 @@ class Executor:
             except ConflictError:
                 self._cache.pop(program_id, None)
                 continue
+            except ProgramFinished:  # another process finished it meanwhile: its commit stands
+                self._cache.pop(program_id, None)
+                return DriveResult(self.store.get_program(program_id))
         raise ConflictError(f"program {program_id}: gave up after {max_attempts} conflicts")
 
     def _machine_for(self, rec: ProgramRecord) -> Machine:
@@ -186,8 +190,10 @@ class Executor:
         inputs = [e for e in self.store.events(program_id, after=cursor)
                   if e.type in INPUT_EVENT_TYPES]
         batch = _Batch(rec.last_seq)
+        fired = {str(e.data.get("key")) for e in inputs if e.type == "timer-fired"}
         for key, due in fire.items():
-            if key in extra["keys"]:  # still wanted: not fired or cancelled meanwhile
+            # still wanted: not cancelled, and not fired meanwhile by another process
+            if key in extra["keys"] and key not in fired:
                 data = {"key": key, "due_at": due}
                 seq = batch.add("timer-fired", data)
                 inputs.append(EventRecord(program_id, seq, "timer-fired", data, self.clock.now()))
@@ -199,6 +205,8 @@ class Executor:
                     return self._finish(rec, m, batch, "failed")
                 if m.status == "aborted":
                     return self._finish(rec, m, batch, "aborted")
+                if extra.get("cancel"):  # a failed program can be cancelled too
+                    return self._finish(rec, m, batch, "cancelled")
                 if not self._apply_next(m, inputs, batch):
                     return self._commit(rec, m, batch, "failed")
                 continue
@@ -329,6 +337,11 @@ class Executor:
                 result: Any = None, error: Any = None) -> DriveResult:
         if status == "failed" and error is None:
             error = error_to_json(m.error)
+        if status == "waiting":
+            # Every input up to this commit has been applied (and the compare-and-set
+            # guarantees no other arrived meanwhile): the next drive reads only newer
+            # events, so resuming does not re-read a long history of outputs.
+            m.extra["cursor"] = batch.expected_seq + len(batch.events)
         state = snapshot.encode(m, self.base.glob)
         waiting = describe_waits(m) if status == "waiting" else None
         last_seq = self.store.commit(rec.id, Commit(

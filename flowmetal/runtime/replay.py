@@ -150,6 +150,9 @@ class _Replayer:
             if m.status == "aborted":
                 self.expect(("aborted",), {"type": "aborted"}, None)
                 return False
+            if m.extra.get("cancel"):  # as the executor: a failed program can be cancelled
+                self.expect(("cancelled",), {"type": "cancelled"}, None)
+                return False
             return self.next_input()
         outcome = m.run(fuel)
         if isinstance(outcome, OutOfFuel):

@@ -30,7 +30,7 @@ from ..store.contract import (
     StoreError,
 )
 from .clock import Clock, RealClock, VirtualClock
-from .codec import error_from_json, from_json, to_json
+from .codec import error_from_json, from_json, from_plain, to_json
 from .executor import Executor, new_program_id
 from .replay import ReplayReport, replay
 
@@ -91,7 +91,9 @@ class Runtime:
         unit = load(source, source_name)
         self.executor.save_code(unit, source)
         if isinstance(args, dict) and not isinstance(args, Map):
-            args = Map((kw(k), v) for k, v in args.items())
+            # values are plain JSON (``--arg k=[1,2]``): arrays become vectors, objects maps
+            args = Map((kw(k), from_plain(v) if type(v) in (list, dict) else v)
+                       for k, v in args.items())
         pid = new_program_id()
         stored_args = to_json(args if args is not None else Map())
         self.store.create_program(
@@ -134,26 +136,54 @@ class Runtime:
                 return rec
             if rec.status == "ready":
                 continue
+            children = self._children(program_id)
+            if self._drive_children(children):
+                continue  # a child moved: it may have ended and told this program
             timers = self.store.list_timers(program_id)
             now = self.clock.now()
             fire = {t.key: t.due_at for t in timers if t.due_at <= now}
             if fire:
                 continue  # fired inside the next drive's commit
             due = [t.due_at for t in timers]
+            due += [t.due_at for c in children for t in self.store.list_timers(c.id)]
             if self.clock.virtual and due:
                 self.clock.advance_to(min(due))
                 fire = {t.key: t.due_at for t in timers if t.due_at <= self.clock.now()}
                 continue
             if until is not None and until(rec):
                 return Waiting(rec)
-            self._wait_for_change(rec, min(due) if due else None)
+            self._wait_for_change([rec, *children], min(due) if due else None)
 
-    def _wait_for_change(self, rec: ProgramRecord, due: float | None) -> None:
-        """Sleep until the next timer is due or the program's log grows (polling the store)."""
+    def _children(self, program_id: str) -> list[ProgramRecord]:
+        """The program's unfinished spawned children, and theirs (``run`` drives them too)."""
+        found: list[ProgramRecord] = []
+        parents = [program_id]
+        while parents:
+            kids = [c for c in self.store.list_programs(parent_id=parents.pop(), kind="child")
+                    if not c.finished]
+            found += kids
+            parents += [c.id for c in kids]
+        return found
+
+    def _drive_children(self, children: list[ProgramRecord]) -> bool:
+        """Drive the children that are ready or have a timer due; True if any was driven."""
+        moved = False
+        now = self.clock.now()
+        for child in children:
+            fire = {t.key: t.due_at for t in self.store.list_timers(child.id)
+                    if t.due_at <= now}
+            if child.status == "ready" or fire:
+                self.executor.drive(child.id, fire=fire)
+                moved = True
+        return moved
+
+    def _wait_for_change(self, watched: list[ProgramRecord], due: float | None) -> None:
+        """Sleep until the next timer is due or the log of the program (or of one of its
+        children) grows, polling the store."""
         deadline = time.monotonic() + (max(0.0, due - self.clock.now()) if due else 3600)
         while time.monotonic() < deadline:
             time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
-            if self.store.get_program(rec.id).last_seq != rec.last_seq:
+            if any(self.store.get_program(r.id).last_seq != r.last_seq for r in watched):
                 return
 
     # -- talking to programs -----------------------------------------------------------
@@ -262,15 +292,25 @@ class Runtime:
             return None
         return evals[-1].seq
 
+    def repl_submit(self, session_id: str, text: str, *, source: str = "<repl>") -> int:
+        """Compile ``text`` and record it as the session's next input, without driving;
+        returns the input's seq (then ``repl_wait`` for its answer). Read and compile
+        errors raise, and nothing is recorded."""
+        unit = load(text, source, self.repl_globals(session_id))
+        self.executor.save_code(unit, text)
+        return self._input(session_id, "eval", {"code_hash": unit.hash, "source": text})
+
     def repl_wait(self, session_id: str, input_seq: int, *,
                   until: Callable[[ProgramRecord], bool] | None = None) -> ReplResult:
-        """Keep driving an input that ``repl_eval`` left pending until it is answered, or
-        until ``until`` says stop (as for ``repl_eval``)."""
+        """Drive the session until input ``input_seq`` is answered, or until ``until``
+        says stop (as for ``repl_eval``), or the session stops on an uncaught error that
+        offers restarts (``status == "failed"``): the result is then still ``pending``."""
         while True:
             outcome = self.run(session_id, until=lambda rec: self._answered(
                 session_id, input_seq) is not None or (until is not None and until(rec)))
             answer = self._answered(session_id, input_seq)
-            if answer is not None or isinstance(outcome, Waiting) or outcome.finished:
+            if (answer is not None or isinstance(outcome, Waiting) or outcome.finished
+                    or outcome.status == "failed"):
                 return self._repl_result(session_id, input_seq, answer)
 
     def fire_timer(self, program_id: str, key: str) -> ProgramRecord:

@@ -50,6 +50,7 @@ __all__ = [
     "open_store",
     "Store",
     "SqliteStore",
+    "PostgresStore",  # noqa: F822 (imported on first use, by __getattr__ below)
     "Commit",
     "NewTask",
     "NewProgram",
@@ -79,6 +80,16 @@ __all__ = [
 _SQLITE_PREFIX = "sqlite:///"
 
 
+def __getattr__(name: str) -> Any:
+    # PostgresStore is imported on first use: psycopg takes a tenth of a second to import,
+    # and an SQLite user need not have it installed.
+    if name == "PostgresStore":
+        from ._postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_store(url_or_path: str | os.PathLike[str], **options: Any) -> Store:
     """Open (creating if needed) the store at a path or URL.
 
@@ -88,12 +99,17 @@ def open_store(url_or_path: str | os.PathLike[str], **options: Any) -> Store:
         open_store("sqlite:///run.db", synchronous="NORMAL")  # relative path
         open_store("sqlite:///run.db?synchronous=NORMAL")     # the same, as a URL
         open_store("sqlite:////var/lib/flowmetal/run.db")     # absolute path
-        open_store("postgresql://localhost/flowmetal")        # not available yet
+        open_store("postgresql://db.internal/flowmetal")      # PostgreSQL, search_path schema
+        open_store("postgres://db.internal/flowmetal?schema=prod", tracer=print)
 
-    :param url_or_path: a file path, ``sqlite:///PATH``, or ``postgresql://...``.
-    :param options: passed to the backend, e.g. ``synchronous=``, ``tracer=``.
-    :raises SchemaError: the file is not a Flowmetal store, or is newer than this Flowmetal.
-    :raises StoreError: the URL names a backend that is not available.
+    :param url_or_path: a file path, ``sqlite:///PATH``, or ``postgresql://...`` (also
+        ``postgres://``) with libpq's URL options and Flowmetal's ``?schema=``.
+    :param options: passed to the backend, e.g. ``synchronous=``, ``tracer=``, ``schema=``:
+        see :class:`SqliteStore` and ``PostgresStore``.
+    :raises SchemaError: the file or schema is not a Flowmetal store, or is newer than this
+        Flowmetal.
+    :raises StoreError: the URL names a backend that is not available, or the database
+        cannot be reached.
     """
     target = os.fspath(url_or_path)
     if target.startswith(_SQLITE_PREFIX):
@@ -105,7 +121,9 @@ def open_store(url_or_path: str | os.PathLike[str], **options: Any) -> Store:
             options.setdefault("synchronous", value.upper())
         return SqliteStore(path or ":memory:", **options)
     if target.startswith(("postgresql://", "postgres://")):
-        raise StoreError("PostgreSQL backend not available yet; use an SQLite file.")
+        from ._postgres import PostgresStore  # psycopg is needed only for PostgreSQL
+
+        return PostgresStore(target, **options)
     if target.startswith("sqlite:"):
         raise StoreError(f"SQLite store URLs look like sqlite:///PATH; got {target!r}.")
     if "://" in target:

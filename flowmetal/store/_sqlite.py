@@ -18,7 +18,6 @@ open one store per thread or process.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -28,11 +27,31 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ._common import (
+    APPLICATION,
+    CALLBACK_COLS,
+    EVENT_COLS,
+    FINISHED_SQL,
+    PROGRAM_COLS,
+    SCHEMA_VERSION,
+    SNAPSHOT_CHECKPOINT_EVERY,
+    SNAPSHOT_COLS,
+    TASK_COLS,
+    callback_record,
+    check_blob,
+    check_input_type,
+    check_kind,
+    check_meta,
+    check_status,
+    dump_json,
+    dump_json_or_null,
+    event_record,
+    program_record,
+    snapshot_record,
+    task_record,
+)
 from .contract import (
     FINISHED_STATUSES,
-    INPUT_EVENT_TYPES,
-    PROGRAM_KINDS,
-    PROGRAM_STATUSES,
     AlreadyCompleted,
     CallbackRecord,
     CodeRecord,
@@ -56,15 +75,8 @@ from .contract import (
 
 __all__ = ["SqliteStore", "SCHEMA_VERSION", "MIN_SQLITE_VERSION"]
 
-APPLICATION = "flowmetal"
-
-SCHEMA_VERSION = 1
-"""The newest schema this code knows; files at an older version are migrated on open."""
-
 MIN_SQLITE_VERSION = (3, 24, 0)
 """``INSERT ... ON CONFLICT`` (upsert) arrived in SQLite 3.24."""
-
-_FINISHED_SQL = ", ".join(f"'{s}'" for s in sorted(FINISHED_STATUSES))
 
 # -- schema ---------------------------------------------------------------------------------
 # MIGRATIONS[v] takes a file from version v-1 to v. Version 0 is an empty file. Never edit a
@@ -169,19 +181,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
 # Constant SQL text: the sqlite3 module keeps a cache of prepared statements keyed by text,
 # so each of these is compiled once per connection. Placeholders are qmark style.
 
-_PROGRAM_COLS = (
-    "id, name, kind, code_hash, parent_id, parent_step, status, args, result, error, waiting,"
-    " last_seq, created_at, updated_at, lease_owner, lease_until"
-)
-_EVENT_COLS = "program_id, seq, type, data, at"
-_SNAPSHOT_COLS = "program_id, seq, step, state, created_at"
-_TASK_COLS = (
-    "id, program_id, effect_key, idempotency_key, kind, request, status, claimed_by,"
-    " lease_until, attempts, result, created_at, updated_at"
-)
-_CALLBACK_COLS = "token, program_id, effect_key, created_at, completed_at, payload"
-
-_SELECT_PROGRAM = f"SELECT {_PROGRAM_COLS} FROM programs WHERE id = ?"
+_SELECT_PROGRAM = f"SELECT {PROGRAM_COLS} FROM programs WHERE id = ?"
 _SELECT_SEQ_STATUS = "SELECT last_seq, status FROM programs WHERE id = ?"
 _INSERT_PROGRAM = (
     "INSERT INTO programs (id, name, kind, code_hash, parent_id, parent_step, status, args,"
@@ -192,18 +192,17 @@ _INSERT_PROGRAM = (
 _UPDATE_PROGRAM_IF_CURRENT = (
     "UPDATE programs SET last_seq = ?, status = ?, result = ?, error = ?, waiting = ?,"
     " updated_at = ?"
-    f" WHERE id = ? AND last_seq = ? AND status NOT IN ({_FINISHED_SQL})"
+    f" WHERE id = ? AND last_seq = ? AND status NOT IN ({FINISHED_SQL})"
 )
 _UPDATE_PROGRAM_READY = (
     "UPDATE programs SET last_seq = ?, status = 'ready', updated_at = ? WHERE id = ?"
 )
 _UPDATE_PROGRAM_STATUS = "UPDATE programs SET last_seq = ?, status = ?, updated_at = ? WHERE id = ?"
-_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLS}) VALUES (?, ?, ?, ?, ?)"
-SNAPSHOT_CHECKPOINT_EVERY = 1000
+_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLS}) VALUES (?, ?, ?, ?, ?)"
 _PRUNE_SNAPSHOTS = "DELETE FROM snapshots WHERE program_id = ? AND seq > ? AND seq < ?"
 _SET_CODE_HASH = "UPDATE programs SET code_hash = ? WHERE id = ?"
 _UPSERT_SNAPSHOT = (
-    f"INSERT INTO snapshots ({_SNAPSHOT_COLS}) VALUES (?, ?, ?, ?, ?)"
+    f"INSERT INTO snapshots ({SNAPSHOT_COLS}) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT (program_id, seq) DO UPDATE SET"
     " step = excluded.step, state = excluded.state, created_at = excluded.created_at"
 )
@@ -228,79 +227,7 @@ _CANCEL_OPEN_TASKS = (
 _DELETE_PROGRAM_TIMERS = "DELETE FROM timers WHERE program_id = ?"
 
 
-# -- JSON -----------------------------------------------------------------------------------
-
-
-def _dump(value: Any, what: str) -> str:
-    """JSON text for a value; NaN and infinities are refused so any JSON reader can load it."""
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise StoreError(f"{what} is not JSON-compatible: {e}") from None
-
-
-def _dump_opt(value: Any, what: str) -> str | None:
-    """Like :func:`_dump`, but None is stored as SQL NULL (for the nullable JSON columns)."""
-    return None if value is None else _dump(value, what)
-
-
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-# -- rows to records ------------------------------------------------------------------------
-
-
-def _program(r: Sequence[Any]) -> ProgramRecord:
-    return ProgramRecord(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], _load(r[7]), _load(r[8]), _load(r[9]),
-        _load(r[10]), r[11], r[12], r[13], r[14], r[15],
-    )  # fmt: skip
-
-
-def _event(r: Sequence[Any]) -> EventRecord:
-    return EventRecord(r[0], r[1], r[2], _load(r[3]), r[4])
-
-
-def _snapshot(r: Sequence[Any]) -> SnapshotRecord:
-    return SnapshotRecord(r[0], r[1], r[2], bytes(r[3]), r[4])
-
-
-def _task(r: Sequence[Any]) -> TaskRecord:
-    return TaskRecord(
-        r[0], r[1], r[2], r[3], r[4], _load(r[5]), r[6], r[7], r[8], r[9], _load(r[10]),
-        r[11], r[12],
-    )  # fmt: skip
-
-
-def _callback(r: Sequence[Any]) -> CallbackRecord:
-    return CallbackRecord(r[0], r[1], r[2], r[3], r[4], _load(r[5]))
-
-
-# -- validation -----------------------------------------------------------------------------
-
-
-def _check_status(status: str) -> None:
-    if status not in PROGRAM_STATUSES:
-        raise StoreError(f"Unknown program status {status!r}; expected one of "
-                         f"{', '.join(sorted(PROGRAM_STATUSES))}.")  # fmt: skip
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in PROGRAM_KINDS:
-        raise StoreError(f"Unknown program kind {kind!r}; expected one of "
-                         f"{', '.join(sorted(PROGRAM_KINDS))}.")  # fmt: skip
-
-
-def _check_input_type(type: str) -> None:
-    if type not in INPUT_EVENT_TYPES:
-        raise StoreError(f"{type!r} is not an input event type; expected one of "
-                         f"{', '.join(sorted(INPUT_EVENT_TYPES))}.")  # fmt: skip
-
-
-def _check_blob(value: Any, what: str) -> None:
-    if not isinstance(value, bytes | bytearray | memoryview):
-        raise StoreError(f"{what} must be bytes, not {type(value).__name__}.")
+# -- SQL helpers ----------------------------------------------------------------------------
 
 
 def _filtered(select: str, **equals: Any) -> tuple[str, list[Any]]:
@@ -530,24 +457,7 @@ class SqliteStore(Store):
             raise SchemaError(
                 f"{self.path} is not a Flowmetal store: its 'meta' table is not ours ({e})."
             ) from e
-        if meta.get("application") != APPLICATION:
-            raise SchemaError(
-                f"{self.path} is not a Flowmetal store: its meta table names application"
-                f" {meta.get('application')!r}, not {APPLICATION!r}."
-            )
-        try:
-            version = int(meta["schema_version"])
-        except (KeyError, ValueError):
-            raise SchemaError(
-                f"{self.path} is a damaged Flowmetal store: its meta table has schema_version"
-                f" {meta.get('schema_version')!r}."
-            ) from None
-        if version > SCHEMA_VERSION:
-            raise SchemaError(
-                f"{self.path} has store schema version {version}, but this Flowmetal supports"
-                f" versions up to {SCHEMA_VERSION}. Upgrade Flowmetal to open it."
-            )
-        return version
+        return check_meta(meta, self.path)
 
     def _migrate(self) -> None:
         # Read the version again under the write lock: another process may have just
@@ -570,7 +480,7 @@ class SqliteStore(Store):
     # -- code -----------------------------------------------------------------------------
 
     def put_code(self, hash: str, source_name: str, source: str, unit: bytes) -> None:
-        _check_blob(unit, f"the unit of code {hash!r}")
+        check_blob(unit, f"the unit of code {hash!r}")
         with self._writing(f"store code {hash!r}"):
             self._x(
                 "INSERT INTO code (hash, source_name, source, unit, created_at)"
@@ -614,7 +524,7 @@ class SqliteStore(Store):
         lease_until = None if lease_seconds is None else now + lease_seconds
         with self._writing(f"create program {id!r}"):
             self._insert_program(p, now, lease_owner, lease_until)
-            return _program(self._x(_SELECT_PROGRAM, (id,)).fetchone())
+            return program_record(self._x(_SELECT_PROGRAM, (id,)).fetchone())
 
     def _insert_program(
         self,
@@ -623,10 +533,10 @@ class SqliteStore(Store):
         lease_owner: str | None = None,
         lease_until: float | None = None,
     ) -> None:
-        _check_kind(p.kind)
-        args = _dump(p.args, f"args of program {p.id!r}")
+        check_kind(p.kind)
+        args = dump_json(p.args, f"args of program {p.id!r}")
         rows = [
-            (p.id, seq, type, _dump(data, f"event {seq} of program {p.id!r}"), now)
+            (p.id, seq, type, dump_json(data, f"event {seq} of program {p.id!r}"), now)
             for seq, (type, data) in enumerate(p.events, 1)
         ]
         try:
@@ -664,7 +574,7 @@ class SqliteStore(Store):
             r = self._x(_SELECT_PROGRAM, (id,)).fetchone()
         if r is None:
             raise NotFound(f"No program with id {id!r}.")
-        return _program(r)
+        return program_record(r)
 
     def list_programs(
         self,
@@ -675,18 +585,18 @@ class SqliteStore(Store):
         limit: int = 1000,
     ) -> list[ProgramRecord]:
         sql, params = _filtered(
-            f"SELECT {_PROGRAM_COLS} FROM programs",
+            f"SELECT {PROGRAM_COLS} FROM programs",
             status=status, kind=kind, parent_id=parent_id,
         )  # fmt: skip
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._reading("list programs"):
-            return [_program(r) for r in self._x(sql, (*params, limit))]
+            return [program_record(r) for r in self._x(sql, (*params, limit))]
 
     def set_status(
         self, program_id: str, status: str, *, event: tuple[str, Any] | None = None
     ) -> int:
-        _check_status(status)
-        data = None if event is None else _dump(event[1], f"{event[0]} event data")
+        check_status(status)
+        data = None if event is None else dump_json(event[1], f"{event[0]} event data")
         now = time.time()
         with self._writing(f"set the status of program {program_id!r}"):
             seq = self._current_seq(program_id)
@@ -725,7 +635,7 @@ class SqliteStore(Store):
     ) -> list[EventRecord]:
         if types is not None and not types:
             return []
-        sql = f"SELECT {_EVENT_COLS} FROM events WHERE program_id = ? AND seq > ?"
+        sql = f"SELECT {EVENT_COLS} FROM events WHERE program_id = ? AND seq > ?"
         params: list[Any] = [program_id, after]
         if until is not None:
             sql += " AND seq <= ?"
@@ -738,36 +648,36 @@ class SqliteStore(Store):
             sql += " LIMIT ?"
             params.append(limit)
         with self._reading(f"read the events of program {program_id!r}"):
-            return [_event(r) for r in self._x(sql, params)]
+            return [event_record(r) for r in self._x(sql, params)]
 
     def commit(self, program_id: str, c: Commit) -> int:
-        _check_status(c.status)
+        check_status(c.status)
         if c.snapshot is not None:
-            _check_blob(c.snapshot, f"the snapshot of program {program_id!r}")
+            check_blob(c.snapshot, f"the snapshot of program {program_id!r}")
         now = time.time()
         last_seq = c.expected_seq + len(c.events)
         # Encode everything before taking the write lock, so the lock is held for SQL only.
         where = f"program {program_id!r}"
         program_row = (
-            last_seq, c.status, _dump_opt(c.result, f"result of {where}"),
-            _dump_opt(c.error, f"error of {where}"), _dump_opt(c.waiting, f"waiting of {where}"),
-            now, program_id, c.expected_seq,
+            last_seq, c.status, dump_json_or_null(c.result, f"result of {where}"),
+            dump_json_or_null(c.error, f"error of {where}"),
+            dump_json_or_null(c.waiting, f"waiting of {where}"), now, program_id, c.expected_seq,
         )  # fmt: skip
         event_rows = [
-            (program_id, seq, type, _dump(data, f"event {seq} of {where}"), now)
+            (program_id, seq, type, dump_json(data, f"event {seq} of {where}"), now)
             for seq, (type, data) in enumerate(c.events, c.expected_seq + 1)
         ]
         task_rows = [
             (program_id, t.effect_key, f"{program_id}:{t.effect_key}", t.kind,
-             _dump(t.request, f"request of task {t.effect_key!r} of {where}"), now, now)
+             dump_json(t.request, f"request of task {t.effect_key!r} of {where}"), now, now)
             for t in c.new_tasks
         ]  # fmt: skip
         sends = [
-            (target, type, _dump(data, f"{type} event sent to program {target!r}"))
+            (target, type, dump_json(data, f"{type} event sent to program {target!r}"))
             for target, type, data in c.send
         ]
         for target, type, _ in sends:
-            _check_input_type(type)
+            check_input_type(type)
             if target == program_id:
                 raise StoreError(f"A commit to {where} cannot send input to itself.")
 
@@ -813,8 +723,8 @@ class SqliteStore(Store):
         )
 
     def append_input(self, program_id: str, type: str, data: Any) -> int:
-        _check_input_type(type)
-        data_json = _dump(data, f"{type} event data")
+        check_input_type(type)
+        data_json = dump_json(data, f"{type} event data")
         with self._writing(f"append {type} to program {program_id!r}"):
             return self._append(program_id, type, data_json, time.time())
 
@@ -840,20 +750,20 @@ class SqliteStore(Store):
     def latest_snapshot(self, program_id: str) -> SnapshotRecord | None:
         with self._reading(f"read the latest snapshot of program {program_id!r}"):
             r = self._x(
-                f"SELECT {_SNAPSHOT_COLS} FROM snapshots WHERE program_id = ?"
+                f"SELECT {SNAPSHOT_COLS} FROM snapshots WHERE program_id = ?"
                 " ORDER BY seq DESC LIMIT 1",
                 (program_id,),
             ).fetchone()
-        return None if r is None else _snapshot(r)
+        return None if r is None else snapshot_record(r)
 
     def snapshot_at_or_before(self, program_id: str, seq: int) -> SnapshotRecord | None:
         with self._reading(f"read a snapshot of program {program_id!r}"):
             r = self._x(
-                f"SELECT {_SNAPSHOT_COLS} FROM snapshots WHERE program_id = ? AND seq <= ?"
+                f"SELECT {SNAPSHOT_COLS} FROM snapshots WHERE program_id = ? AND seq <= ?"
                 " ORDER BY seq DESC LIMIT 1",
                 (program_id, seq),
             ).fetchone()
-        return None if r is None else _snapshot(r)
+        return None if r is None else snapshot_record(r)
 
     def snapshots(self, program_id: str) -> list[SnapshotInfo]:
         with self._reading(f"list the snapshots of program {program_id!r}"):
@@ -885,7 +795,7 @@ class SqliteStore(Store):
             due = self._x(sql, (now, limit)).fetchall()
             for program_id, key, due_at in due:
                 self._x(_DELETE_TIMER, (program_id, key))
-                data = _dump({"key": key, "due_at": due_at}, "timer-fired event data")
+                data = dump_json({"key": key, "due_at": due_at}, "timer-fired event data")
                 seq = self._append(program_id, "timer-fired", data, now, skip_finished=True)
                 if seq is not None:
                     fired.append(FiredTimer(program_id, key, seq))
@@ -933,10 +843,10 @@ class SqliteStore(Store):
                 [(worker, now + lease_seconds, now, id) for id in ids],
             )
             rows = self._x(
-                f"SELECT {_TASK_COLS} FROM tasks WHERE id IN ({_marks(len(ids))}) ORDER BY id",
+                f"SELECT {TASK_COLS} FROM tasks WHERE id IN ({_marks(len(ids))}) ORDER BY id",
                 ids,
             ).fetchall()
-        return [_task(r) for r in rows]
+        return [task_record(r) for r in rows]
 
     def complete_task(
         self, task_id: int, *, ok: bool, value: Any, worker: str | None = None
@@ -945,7 +855,7 @@ class SqliteStore(Store):
             status, type, data = "done", "effect-completed", {"value": value}
         else:
             status, type, data = "failed", "effect-failed", {"error": value}
-        result = _dump_opt(value, f"result of task {task_id}")
+        result = dump_json_or_null(value, f"result of task {task_id}")
         now = time.time()
         with self._writing(f"complete task {task_id}"):
             r = self._x(
@@ -966,29 +876,29 @@ class SqliteStore(Store):
                 "UPDATE tasks SET status = ?, result = ?, updated_at = ? WHERE id = ?",
                 (status, result, now, task_id),
             )
-            event = _dump({"key": effect_key, **data}, f"{type} event data")
+            event = dump_json({"key": effect_key, **data}, f"{type} event data")
             return self._append(program_id, type, event, now)
 
     def get_task(self, task_id: int) -> TaskRecord:
         with self._reading(f"read task {task_id}"):
-            r = self._x(f"SELECT {_TASK_COLS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            r = self._x(f"SELECT {TASK_COLS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if r is None:
             raise NotFound(f"No task with id {task_id}.")
-        return _task(r)
+        return task_record(r)
 
     def list_tasks(
         self, program_id: str | None = None, status: str | None = None
     ) -> list[TaskRecord]:
         sql, params = _filtered(
-            f"SELECT {_TASK_COLS} FROM tasks", program_id=program_id, status=status
+            f"SELECT {TASK_COLS} FROM tasks", program_id=program_id, status=status
         )
         with self._reading("list tasks"):
-            return [_task(r) for r in self._x(sql + " ORDER BY id", params)]
+            return [task_record(r) for r in self._x(sql + " ORDER BY id", params)]
 
     # -- callbacks ------------------------------------------------------------------------
 
     def complete_callback(self, token: str, payload: Any) -> int:
-        stored = _dump_opt(payload, "callback payload")
+        stored = dump_json_or_null(payload, "callback payload")
         now = time.time()
         # Tokens are secrets: error messages name the callback's effect, never the token.
         with self._writing("complete a callback"):
@@ -1007,7 +917,7 @@ class SqliteStore(Store):
                 "UPDATE callbacks SET completed_at = ?, payload = ? WHERE token = ?",
                 (now, stored, token),
             )
-            event = _dump(
+            event = dump_json(
                 {"key": effect_key, "token": token, "value": payload}, "callback event data"
             )
             return self._append(program_id, "callback", event, now)
@@ -1015,20 +925,20 @@ class SqliteStore(Store):
     def get_callback(self, token: str) -> CallbackRecord:
         with self._reading("read a callback"):
             r = self._x(
-                f"SELECT {_CALLBACK_COLS} FROM callbacks WHERE token = ?", (token,)
+                f"SELECT {CALLBACK_COLS} FROM callbacks WHERE token = ?", (token,)
             ).fetchone()
         if r is None:
             raise NotFound("No callback with that token.")
-        return _callback(r)
+        return callback_record(r)
 
     def list_callbacks(self, program_id: str) -> list[CallbackRecord]:
         with self._reading(f"list the callbacks of program {program_id!r}"):
             rows = self._x(
-                f"SELECT {_CALLBACK_COLS} FROM callbacks WHERE program_id = ?"
+                f"SELECT {CALLBACK_COLS} FROM callbacks WHERE program_id = ?"
                 " ORDER BY created_at, token",
                 (program_id,),
             ).fetchall()
-        return [_callback(r) for r in rows]
+        return [callback_record(r) for r in rows]
 
     # -- leases ---------------------------------------------------------------------------
 

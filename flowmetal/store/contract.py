@@ -1,4 +1,4 @@
-"""The event store contract: what every backend (SQLite now, PostgreSQL later) promises.
+"""The event store contract: what every backend (SQLite, PostgreSQL) promises.
 
 The store knows nothing of the language. It keeps JSON-compatible Python data (``dict``,
 ``list``, ``str``, ``int``, ``float``, ``bool``, ``None``) as JSON text, and opaque ``bytes``
@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -538,6 +539,36 @@ class Store(ABC):
     @abstractmethod
     def release(self, program_id: str, worker: str) -> bool:
         """Drop ``worker``'s lease on the program; False if it did not hold it."""
+
+    # waking up ------------------------------------------------------------------------
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until a writer may have made work, or ``timeout`` seconds pass.
+
+        A worker that found nothing to do calls this instead of sleeping: it returns True as
+        soon as the store hears that an input was appended, a program became ready, or a
+        task or timer was added (by any process, on any machine), and False when the
+        timeout passed first. Either way the caller then polls (``fire_due_timers``,
+        ``claim_ready``, ``claim_tasks``): True is a hint, never a promise of work, and a
+        change may be announced more than once.
+
+        This default cannot hear anything: it sleeps ``timeout`` and returns False, which
+        is plain polling (the SQLite backend keeps it). The PostgreSQL backend overrides it
+        with ``LISTEN``/``NOTIFY``; it starts listening at the first call and from then on
+        remembers changes made while the caller was busy, so call ``wait_for_change(0)``
+        once before the first poll to miss none.
+
+        Example::
+
+            while True:
+                work = store.claim_ready(worker=me, lease_seconds=30)
+                ...
+                if not work:
+                    store.wait_for_change(timeout=1.0)
+        """
+        if timeout > 0:
+            time.sleep(timeout)
+        return False
 
     # lifetime ---------------------------------------------------------------------------
 

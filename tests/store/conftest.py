@@ -1,18 +1,28 @@
-"""Fixtures for the store tests: one ``store`` per backend, each in a fresh temporary place.
+"""Fixtures for the store tests: one ``store`` per backend, each in a fresh place of its own.
 
-To run the conformance suite on a new backend, add a harness class to ``BACKENDS`` and its
-name to ``params`` below (PostgreSQL will skip itself when no test server is configured).
+The conformance suite runs on every backend in ``BACKENDS``. SQLite uses a file in a
+temporary folder. PostgreSQL needs a server: set ``FLOWMETAL_TEST_POSTGRES`` to its URL (CI
+uses ``postgresql://postgres@127.0.0.1:5432/test``); without it the PostgreSQL tests skip.
+Each PostgreSQL test gets a schema of its own, ``fm_test_<random>``, dropped afterwards, so
+tests never see each other's data and the suite can run again and again, even alongside
+another run on the same database.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
+import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flowmetal.store import Store, open_store
+
+POSTGRES_ENV = "FLOWMETAL_TEST_POSTGRES"
 
 
 class SqliteBackend:
@@ -21,6 +31,7 @@ class SqliteBackend:
     name = "sqlite"
 
     def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
         self.path = tmp_path / "store.db"
         self.url = str(self.path)
 
@@ -35,17 +46,105 @@ class SqliteBackend:
         finally:
             conn.close()
 
+    def another(self, name: str) -> str:
+        """The URL of another, not yet created store (``name`` tells them apart)."""
+        return str(self.tmp_path / f"{name}.db")
 
-BACKENDS = {"sqlite": SqliteBackend}
+    def cleanup(self) -> None:
+        pass
 
 
-@pytest.fixture(params=["sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> SqliteBackend:
-    return BACKENDS[request.param](tmp_path)
+class PostgresBackend:
+    """Opens stores in a fresh schema of the test database, dropped by :meth:`cleanup`."""
+
+    name = "postgres"
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.schema = f"fm_test_{secrets.token_hex(6)}"
+        self.path = self.schema  # what error messages name, as a file's path does for SQLite
+        self.url = with_schema(server_url, self.schema)
+        self._schemas = [self.schema]
+        # Made here, like an empty file: the store creates its tables in it.
+        self.sql(f'CREATE SCHEMA "{self.schema}"')
+
+    def open(self, **options: Any) -> Store:
+        return open_store(self.url, **options)
+
+    def connect(self, *, autocommit: bool = True) -> Any:
+        """A plain psycopg connection with this store's schema first on the search_path."""
+        import psycopg
+
+        conn = psycopg.connect(self.server_url, autocommit=autocommit)
+        conn.execute(f'SET search_path TO "{self.schema}"')
+        return conn
+
+    def sql(self, statement: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement on a separate plain connection, as an outside system would."""
+        with self.connect() as conn:
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def another(self, name: str) -> str:
+        """The URL of another store, in a schema not yet created (dropped at cleanup)."""
+        schema = f"{self.schema}_{name}"
+        self._schemas.append(schema)
+        return with_schema(self.server_url, schema)
+
+    def cleanup(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            # Fail rather than hang if a test left a session holding a lock in the schema.
+            conn.execute("SET lock_timeout = '10s'")
+            for schema in self._schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def with_schema(url: str, schema: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    query = "&".join(q for q in (parts.query, f"schema={schema}") if q)
+    return urllib.parse.urlunsplit(parts._replace(query=query))
+
+
+def postgres_url() -> str:
+    """The test server's URL, or skip: PostgreSQL tests need a server and psycopg."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(
+            f"{POSTGRES_ENV} is not set; set it to a PostgreSQL URL (CI uses"
+            " postgresql://postgres@127.0.0.1:5432/test) to run the PostgreSQL store tests"
+        )
+    pytest.importorskip("psycopg", reason="the PostgreSQL store tests need psycopg 3")
+    return url
+
+
+def make_backend(name: str, tmp_path: Path) -> SqliteBackend | PostgresBackend:
+    if name == "postgres":
+        return PostgresBackend(postgres_url())
+    return SqliteBackend(tmp_path)
+
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    b = make_backend(request.param, tmp_path)
+    yield b
+    b.cleanup()
 
 
 @pytest.fixture
-def store(backend: SqliteBackend) -> Store:
+def pg() -> Iterator[PostgresBackend]:
+    """A PostgreSQL backend only, for tests of what only PostgreSQL does."""
+    b = PostgresBackend(postgres_url())
+    yield b
+    b.cleanup()
+
+
+@pytest.fixture
+def store(backend: Any) -> Iterator[Store]:
     s = backend.open()
     yield s
     s.close()

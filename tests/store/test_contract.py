@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from flowmetal.store import (
@@ -694,3 +696,18 @@ def test_blobs_must_be_bytes(store, program):
         store.put_code("h2", "a", "b", "not bytes")
     with pytest.raises(StoreError, match="bytes"):
         store.commit(program, Commit(expected_seq=1, status="waiting", snapshot="text"))
+
+
+# -- waking up ------------------------------------------------------------------------------
+
+
+def test_wait_for_change_returns_false_once_the_timeout_passes_quietly(store, program):
+    started = time.monotonic()
+    assert store.wait_for_change(0.1) is False
+    assert 0.09 <= time.monotonic() - started < 2
+
+
+def test_wait_for_change_with_no_timeout_returns_at_once(store):
+    started = time.monotonic()
+    assert store.wait_for_change(0) is False
+    assert time.monotonic() - started < 1

@@ -1,7 +1,8 @@
-"""Several processes on one SQLite file: no lock errors, gapless logs, everything exactly once.
+"""Several processes on one store: no lock errors, gapless logs, everything exactly once.
 
-Four spawned processes share one store and, interleaved, append inputs, commit (retrying on
-conflict), claim and complete tasks, and fire timers. Then the parent checks the file.
+Four spawned processes share one store (an SQLite file, or a PostgreSQL schema standing in for
+several machines) and, interleaved, append inputs, commit (retrying on conflict), claim and
+complete tasks, and fire timers. Then the parent checks what the store holds.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ def _init_worker(barrier) -> None:
     _start_together = barrier
 
 
-def _work(path: str, wid: int, deadline: float) -> dict:
+def _work(url: str, wid: int, deadline: float) -> dict:
     """One process's share: runs until its own work is done and no task or timer is left."""
     rng = random.Random(wid)
     worker = f"w{wid}"
     out = {"appended": [], "committed": [], "completed": [], "fired": [], "conflicts": 0}
-    with open_store(path) as store:
+    with open_store(url) as store:
         _start_together.wait(timeout=30)
         while time.time() < deadline:
             busy = False
@@ -80,10 +81,10 @@ def _work(path: str, wid: int, deadline: float) -> dict:
     raise TimeoutError(f"worker {wid} did not finish in {DEADLINE_SECONDS}s")
 
 
-def test_several_processes_share_one_store_safely(tmp_path):
-    path = str(tmp_path / "shared.db")
+def test_several_processes_share_one_store_safely(backend):
+    url = backend.url
     now = time.time()
-    with open_store(path) as store:
+    with open_store(url) as store:
         for pid in PROGRAMS:
             store.create_program(pid, name="job", kind="program", code_hash=None, args=[])
             tasks = [NewTask(f"e{i}", "http", {"i": i}) for i in range(TASKS_PER_PROGRAM)]
@@ -99,9 +100,9 @@ def test_several_processes_share_one_store_safely(tmp_path):
     barrier = spawn.Barrier(PROCESSES)
     with spawn.Pool(PROCESSES, initializer=_init_worker, initargs=(barrier,)) as pool:
         # starmap re-raises any worker's error here.
-        results = pool.starmap(_work, [(path, wid, deadline) for wid in range(PROCESSES)])
+        results = pool.starmap(_work, [(url, wid, deadline) for wid in range(PROCESSES)])
 
-    with open_store(path) as store:
+    with open_store(url) as store:
         events = {pid: store.events(pid) for pid in PROGRAMS}
         by_seq = {(pid, e.seq): e for pid, log in events.items() for e in log}
 
@@ -153,22 +154,23 @@ def test_several_processes_share_one_store_safely(tmp_path):
             assert by_seq[pid, seq].data["key"] == key
 
 
-def _open_new_file(path: str, wid: int) -> str:
+def _open_new_store(url: str, wid: int) -> str:
     _start_together.wait(timeout=30)
-    with open_store(path) as store:
+    with open_store(url) as store:
         store.create_program(f"p{wid}", name="x", kind="program", code_hash=None, args=[])
     return "ok"
 
 
-def test_processes_opening_a_new_file_together_all_succeed(tmp_path):
-    # The first open of a file creates the schema and switches it to WAL; processes that
-    # race to do it must wait for each other, not fail with "database is locked".
+def test_processes_opening_a_new_store_together_all_succeed(backend):
+    # The first open of a store creates its schema (SQLite: and switches the file to WAL;
+    # PostgreSQL: and the schema itself); processes that race to do it must wait for each
+    # other, not fail with "database is locked" or "relation already exists".
     spawn = multiprocessing.get_context("spawn")
     barrier = spawn.Barrier(PROCESSES)
     with spawn.Pool(PROCESSES, initializer=_init_worker, initargs=(barrier,)) as pool:
         for trial in range(5):
-            path = str(tmp_path / f"new{trial}.db")
-            args = [(path, wid) for wid in range(PROCESSES)]
-            assert pool.starmap(_open_new_file, args, chunksize=1) == ["ok"] * PROCESSES
-            with open_store(path) as store:
+            url = backend.another(f"new{trial}")
+            args = [(url, wid) for wid in range(PROCESSES)]
+            assert pool.starmap(_open_new_store, args, chunksize=1) == ["ok"] * PROCESSES
+            with open_store(url) as store:
                 assert len(store.list_programs()) == PROCESSES

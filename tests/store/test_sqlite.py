@@ -46,11 +46,6 @@ def test_open_store_accepts_a_path_or_a_sqlite_url(tmp_path, monkeypatch):
     assert {p.name for p in tmp_path.glob("*.db")} == {"plain.db", "relative.db", "absolute.db"}
 
 
-def test_open_store_postgres_is_not_available_yet():
-    with pytest.raises(StoreError, match="PostgreSQL backend not available yet"):
-        open_store("postgresql://localhost/flowmetal")
-
-
 def test_open_store_unknown_scheme_is_refused():
     with pytest.raises(StoreError, match="'mysql'"):
         open_store("mysql://localhost/x")

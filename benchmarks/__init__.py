@@ -1,0 +1,1 @@
+"""Flowmetal's benchmarks: ``python -m benchmarks`` (see ``benchmarks/README.md``)."""
