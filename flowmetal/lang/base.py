@@ -37,6 +37,10 @@ class CompileHost:
     def lookup(self, name: str) -> Any:
         return self.glob.get(name)
 
+    def defines(self, name: str) -> bool:
+        """Is ``name`` a global at all (even one bound to nil)?"""
+        return name in self.glob
+
     def expand(self, macro: Any, form: Any, args: list[Any]) -> Any:
         m = Machine(self.glob)
         m.start_call(macro.closure, args)

@@ -36,7 +36,7 @@ from .data import (
     kw,
     span_of,
 )
-from .errors import CompileError, FlowmetalError
+from .errors import CompileError, FlowmetalError, Thrown
 from .fastpath import speed_up
 
 __all__ = ["compile", "compile_expanded", "Host", "SPECIAL_FORMS"]
@@ -55,6 +55,8 @@ class Host(Protocol):
     to run code now (macro calls, compile-time definitions)."""
 
     def lookup(self, name: str) -> Any: ...
+
+    def defines(self, name: str) -> bool: ...
 
     def expand(self, macro: Any, form: Any, args: list[Any]) -> Any: ...
 
@@ -144,9 +146,10 @@ class _Compiler:
             span = span_of(form)
             try:
                 expanded = self.host.expand(macro, form, list(form[1:]))
-            except FlowmetalError as err:
+            except (FlowmetalError, Thrown) as err:
                 where = f" at {span}" if span else ""
-                raise CompileError(f"error expanding macro {name}{where}: {err.message}",
+                why = getattr(err, "message", err)
+                raise CompileError(f"error expanding macro {name}{where}: {why}",
                                    span) from None
             form = _stamp_spans(expanded, span)
             self.expansions[n] = form
@@ -617,7 +620,7 @@ def compile(forms: list[Any], source_name: str, host: Host | None) -> N.CodeUnit
         raise CompileError("form nested too deeply to compile", c.last_span) from None
     if host is not None:
         for node in c.free:
-            if node.name not in c.defined and host.lookup(node.name) is None:
+            if node.name not in c.defined and not host.defines(node.name):
                 if node.name in _SPECIAL:
                     raise CompileError(f"{node.name} is a special form, not a value", node.span)
                 raise CompileError(f"Unable to resolve symbol: {node.name}", node.span)
