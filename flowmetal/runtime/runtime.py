@@ -262,7 +262,8 @@ class Runtime:
             outcome = self.run(session_id, until=lambda rec: self._answered(session_id, seq)
                                or (until is not None and until(rec)))
             answer = self._answered(session_id, seq)
-            if answer is not None or isinstance(outcome, Waiting) or outcome.finished:
+            if (answer is not None or isinstance(outcome, Waiting) or outcome.finished
+                    or outcome.status == "failed"):  # stopped at an error: report, don't spin
                 break
         return self._repl_result(session_id, seq, answer)
 
