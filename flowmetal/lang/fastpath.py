@@ -71,7 +71,7 @@ class _Gen:
                     self.consts[var + "f"] = b.fn
                 inline = _INLINE.get((node.fn.name, n))
                 if inline is not None and b is BUILTINS.get(node.fn.name):
-                    return self.inline(inline, var, [self.expr(a) for a in node.args])
+                    return self.inline(inline, var, [self.expr(a) for a in node.args], node.args)
                 args = ", ".join(self.expr(a) for a in node.args)
                 return f"{var}f({args})"
         # Anything else simple (a fn expression...): the node's own evaluation.
@@ -84,22 +84,33 @@ class _Gen:
         self.temps += 1
         return f"t{self.temps}"
 
-    def inline(self, op: tuple[str, str], var: str, args: list[str]) -> str:
+    def inline(self, op: tuple[str, str], var: str, args: list[str],
+               arg_nodes: tuple[N.Node, ...]) -> str:
         """Numbers straight into Python's operator, anything else to the built-in (which
         then reports the type error exactly as it would have)."""
         python_op, kinds = op
-        if len(args) == 1:
-            a = self.temp()
-            return (f"(({a} {python_op}) if type({a} := {args[0]}) in {kinds} "
-                    f"else {var}f({a}))")
-        a, b = self.temp(), self.temp()
-        return (f"(({a} {python_op} {b}) if (type({a} := {args[0]}) in {kinds}) & "
-                f"(type({b} := {args[1]}) in {kinds}) else {var}f({a}, {b}))")
+        checks, names = [], []
+        for code, node in zip(args, arg_nodes, strict=True):
+            if type(node) is N.Const and type(node.const) in _KINDS[kinds]:
+                names.append(code)  # a number literal: no check at run time
+                continue
+            t = self.temp()
+            names.append(t)
+            first, *rest = _KINDS[kinds]
+            alts = [f"type({t} := {code}) is {first.__name__}",
+                    *(f"type({t}) is {k.__name__}" for k in rest)]
+            checks.append(f"({' or '.join(alts)})")
+        # ``&`` rather than ``and``: every temporary must be bound for the fallback call.
+        test = " & ".join(checks) or "True"
+        args_text = ", ".join(names)
+        expr = f"{names[0]} {python_op}" + (f" {names[1]}" if len(names) == 2 else "")
+        return f"(({expr}) if {test} else {var}f({args_text}))"
 
 
 # Built-ins whose two-number (or one-number) case is Python's own operator. ``=`` only for
 # integers: (= 1 1.0) is false in Flowmetal. Floats stay out of ``=`` for the same reason.
 _NUMS, _INTS = "NUMS", "INTS"
+_KINDS: dict[str, tuple[type, ...]] = {_NUMS: (int, float), _INTS: (int,)}
 _INLINE: dict[tuple[str, int], tuple[str, str]] = {
     ("+", 2): ("+", _NUMS), ("-", 2): ("-", _NUMS), ("*", 2): ("*", _NUMS),
     ("<", 2): ("<", _NUMS), (">", 2): (">", _NUMS), ("<=", 2): ("<=", _NUMS),
@@ -127,13 +138,13 @@ def _build(node: N.Node) -> Any:
         return None
     if not gen.guards:
         return None  # nothing to gain over the node's own value()
-    guard = " or ".join(f"get({name!r}) is not {var}" for name, var in gen.guards.items())
+    get = "glob.get" if len(gen.guards) == 1 else "get"
+    guard = " or ".join(f"{get}({name!r}) is not {var}" for name, var in gen.guards.items())
     src = (
-        "def make(" + ", ".join(["_g", "NotSimple", "slow", "NUMS", "INTS", *gen.consts])
-        + "):\n"
+        "def make(" + ", ".join(["_g", "NotSimple", "slow", *gen.consts]) + "):\n"
         "    def fast(env, glob):\n"
-        "        get = glob.get\n"
-        f"        if {guard}:\n"
+        + ("        get = glob.get\n" if get == "get" else "")
+        + f"        if {guard}:\n"
         "            raise NotSimple\n"
         "        try:\n"
         f"            return {body}\n"
@@ -143,8 +154,7 @@ def _build(node: N.Node) -> Any:
     )
     scope: dict[str, Any] = {}
     exec(compile(src, f"<fastpath {node.span}>", "exec"), scope)  # noqa: S102
-    return scope["make"](_global, N.NotSimple, node.value, frozenset((int, float)),
-                         frozenset((int,)), *gen.consts.values())
+    return scope["make"](_global, N.NotSimple, node.value, *gen.consts.values())
 
 
 def speed_up(unit: N.CodeUnit) -> None:

@@ -181,7 +181,7 @@ class CallK:
         vals = self.vals
         vals.append(m.val)
         node = self.node
-        if len(vals) == len(node.parts):  # the last part came back: apply right here
+        if len(vals) == node.nparts:  # the last part came back: apply right here
             _apply_parts(m, node, self.env, vals)
         else:
             _call_from(m, node, self.env, vals, self)
@@ -375,6 +375,10 @@ def _enter(m: Machine, body: N.Node, env: list) -> None:
                 raise
             else:
                 branch = body.else_ if v is None or v is False else body.then
+                if type(branch) is N.Local0:  # (if (< n 2) n ...): return the local
+                    m.val = env[branch.index]
+                    m.mode = RETURN
+                    return
                 if branch.simple:
                     try:
                         m.val = branch.fast(env, m.glob)
@@ -495,7 +499,7 @@ def _call(m: Machine, node: N.Call) -> None:
     if node.all_simple:
         env, glob = m.env, m.glob
         args = node.args
-        n = len(args)
+        n = node.nparts - 1
         try:
             fnode = node.fn
             if type(fnode) is N.Global:
@@ -521,6 +525,13 @@ def _call(m: Machine, node: N.Call) -> None:
                     return
             m.apply(f, vals[1:], node)
             return
+    else:
+        fnode = node.fn
+        if type(fnode) is N.Global:  # (f (g x)): resolve f now, the arguments next
+            f = m.glob.get(fnode.name, _MISSING)
+            if f is not _MISSING:
+                _call_from(m, node, m.env, [f])
+                return
     _call_from(m, node, m.env, [])
 
 
@@ -531,7 +542,7 @@ def _call_from(m: Machine, node: N.Call, env: list, vals: list,
     glob = m.glob
     i = len(vals)
     parts = node.parts
-    n = len(parts)
+    n = node.nparts
     while i < n:
         sub = parts[i]
         if sub.simple:
@@ -565,7 +576,7 @@ def _apply_parts(m: Machine, node: N.Call, env: list, vals: list) -> None:
         n = len(vals) - 1
         if n >= f.min_args and (f.max_args is None or n <= f.max_args):
             try:
-                m.val = f.fn(*vals[1:])
+                m.val = f.fn(vals[1], vals[2]) if n == 2 else f.fn(*vals[1:])
                 m.mode = RETURN
                 return
             except Exception as exc:
@@ -650,9 +661,16 @@ class Machine:
         fiber.mode = RETURN
         self.runq.append(fiber.id)
 
-    def start_eval(self, unit: N.CodeUnit) -> None:
-        """Evaluate another unit in this machine's globals (a REPL input), on fiber 0."""
-        fiber = self.fibers.get(0) or self._new_fiber()
+    def start_eval(self, unit: N.CodeUnit) -> bool:
+        """Evaluate another unit in this machine's globals (a REPL input), on fiber 0.
+
+        False, changing nothing, while fiber 0 still waits on an earlier input: resetting
+        it would orphan that input's waits. The caller queues the unit until ``go_idle``.
+        """
+        fiber = self.fibers.get(0)
+        if fiber is not None and fiber.status in ("run", "wait"):
+            return False
+        fiber = fiber or self._new_fiber()
         fiber.stack = [TopK(unit, 0, None)]
         fiber.mode, fiber.val, fiber.status, fiber.wait = RETURN, None, "run", None
         fiber.node = fiber.env = fiber.fault = None
@@ -660,6 +678,7 @@ class Machine:
         self.status = "run"
         self.result = self.error = None
         self.runq.append(0)
+        return True
 
     def go_idle(self) -> None:
         """After a REPL input: wait for the next one, keeping globals and other fibers."""

@@ -273,13 +273,14 @@ class Recur(Node):
 
 
 class Call(Node):
-    __slots__ = ("fn", "args", "all_simple", "parts")
+    __slots__ = ("fn", "args", "all_simple", "parts", "nparts")
     OP = 10
 
     def __init__(self, unit, span, fn_name, fn: Node, args: tuple[Node, ...]) -> None:
         super().__init__(unit, span, fn_name)
         self.fn, self.args = fn, args
         self.parts = (fn, *args)
+        self.nparts = len(self.parts)
         self.all_simple = fn.simple and all(a.simple for a in args)
         # Only calls of globals can be pure built-ins; the check happens at run time.
         self.simple = self.all_simple and isinstance(fn, Global)
