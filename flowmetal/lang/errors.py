@@ -40,9 +40,16 @@ class TraceEntry:
     name: str
     span: Span | None
 
+    @property
+    def where(self) -> str | None:
+        """``file:line:col``; just ``core`` in the core library, whose lines mean nothing
+        to a user."""
+        if self.span is None:
+            return None
+        return "core" if self.span.source == "prelude.flow" else str(self.span)
+
     def __str__(self) -> str:
-        where = str(self.span) if self.span else "<unknown>"
-        return f"  at {self.name} ({where})"
+        return f"  at {self.name} ({self.where or '<unknown>'})"
 
 
 class ExInfo:

@@ -294,11 +294,13 @@ class SeqK:
     over ``items``: calls ``f`` on item ``i``, folds the result into ``acc``, goes on.
     See ``sequences.py``."""
 
-    __slots__ = ("op", "f", "items", "i", "acc")
+    __slots__ = ("op", "f", "items", "i", "acc", "node")
     KIND = "seq"
 
-    def __init__(self, op: str, f: Any, items: Any, i: int, acc: Any) -> None:
+    def __init__(self, op: str, f: Any, items: Any, i: int, acc: Any,
+                 node: N.Node | None = None) -> None:
         self.op, self.f, self.items, self.i, self.acc = op, f, items, i, acc
+        self.node = node  # the call that started the loop, for stack traces
 
     def resume(self, m: Machine) -> None:
         from .sequences import step
@@ -940,6 +942,12 @@ class Machine:
         fiber = self.fiber
         fiber.fault = fault
         if fiber.id == 0 and not self._will_catch(value):
+            if not isinstance(value, ExInfo):  # keep where a plain value was thrown from
+                from .printer import pr_str
+
+                value = ExInfo(f"uncaught throw of {pr_str(value)}",
+                               Map({_TYPE: kw("uncaught-throw"), kw("value"): value}),
+                               trace=self._trace(node), span=node.span if node else None)
             self._save()
             self.status = "failed"
             self.error = value

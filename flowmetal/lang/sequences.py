@@ -113,17 +113,17 @@ def _inline(m: Machine, frame: SeqK) -> None:
     m.mode = RETURN
 
 
-def _start(op: str, m: Machine, f: Any, coll: Any, acc: Any) -> None:
+def _start(op: str, m: Machine, f: Any, coll: Any, acc: Any, node: Any = None) -> None:
     items = seq_items(coll, op)
     if type(items) is not Vector and type(items) is not List:
         items = Vector(items)
-    _next(m, SeqK(op, f, items, 0, acc))
+    _next(m, SeqK(op, f, items, 0, acc, node))
 
 
 def _register(name: str, op: str, doc: str, arglists: str) -> None:
     def handler(m: Machine, args: list[Any], node: Any) -> None:
         _start(op, m, args[0], args[1], [] if op in ("map", "mapv", "filter", "remove",
-                                                    "keep") else None)
+                                                    "keep") else None, node)
 
     PRIMITIVES[name] = Primitive(name, handler, doc, arglists, 2, 2)
 
@@ -139,7 +139,7 @@ _register("core/every?", "every?", "every? as a machine loop.", "[pred coll]")
 
 def _reduce(m: Machine, args: list[Any], node: Any) -> None:
     if len(args) == 3:
-        _start("reduce", m, args[0], args[2], args[1])
+        _start("reduce", m, args[0], args[2], args[1], node)
         return
     f, coll = args
     items = seq_items(coll, "reduce")
@@ -147,7 +147,7 @@ def _reduce(m: Machine, args: list[Any], node: Any) -> None:
         m.apply(f, [], node)
         return
     rest = Vector(items[1:]) if len(items) > 1 else Vector()
-    _start("reduce", m, f, rest, items[0])
+    _start("reduce", m, f, rest, items[0], node)
 
 
 PRIMITIVES["core/reduce"] = Primitive("core/reduce", _reduce, "reduce as a machine loop.",

@@ -138,7 +138,7 @@ def error_to_json(err: Any) -> dict:
         "type": err.kind,
         "data": to_json(err.data),
         "where": str(err.span) if err.span else None,
-        "trace": [[t.name, str(t.span) if t.span else None] for t in err.trace],
+        "trace": [[t.name, t.where] for t in err.trace],
         "cause": error_to_json(err.cause) if err.cause is not None else None,
     }
 

@@ -14,6 +14,7 @@ from flowmetal.lang import (
     evaluate,
     pr_str,
 )
+from flowmetal.lang.data import kw
 from flowmetal.lang.errors import ExInfo
 
 from .flow_helpers import uncaught
@@ -126,10 +127,24 @@ def test_a_caught_error_is_a_value_with_its_trace():
         '#error {:message "Divide by zero", :data {:type :arithmetic-error, :function "/"}}')
 
 
-def test_uncaught_throw_of_a_plain_value_is_reported_with_the_value():
-    err = uncaught("(throw {:code 7})")
-    assert "uncaught throw of {:code 7}" in str(err)
-    assert err.value == evaluate("{:code 7}").value
+def test_uncaught_throw_of_a_plain_value_is_reported_with_the_value_and_its_place():
+    err = uncaught("(defn f [] (throw {:code 7}))\n(f)", source="job.flow")
+    assert str(err).startswith("job.flow:1:12: runtime error (uncaught-throw): "
+                               "uncaught throw of {:code 7}")
+    assert [entry.name for entry in err.trace] == ["f"]
+    assert err.value.data[kw("value")] == evaluate("{:code 7}").value
+
+
+def test_a_plain_value_thrown_and_caught_stays_itself():
+    assert evaluate("(try (throw 42) (catch e (inc e)))").value == 43
+
+
+def test_an_error_inside_a_sequence_loop_names_the_loop_in_the_trace():
+    err = uncaught("(defn g [x] (/ 1 x))\n(mapv g [1 0])", source="job.flow")
+    names = [entry.name for entry in err.trace]
+    assert names[:2] == ["g", "mapv"]
+    err = uncaught("(reduce (fn add [a x] (/ a x)) 1 [1 0])")
+    assert [entry.name for entry in err.trace][:2] == ["add", "reduce"]
 
 
 def test_error_hierarchy():
