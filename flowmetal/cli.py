@@ -334,6 +334,48 @@ def cmd_debug(args: argparse.Namespace) -> int:
     return run_debugger(args.store or _db(args), args.program)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .runtime.export import ExportError, export_run, write_export
+    from .store import NotFound
+
+    with open_store(_db(args), read_only=True) as store:
+        try:
+            doc = export_run(store, args.id, forks=args.forks)
+        except NotFound:
+            where = getattr(store, "where", _db(args))
+            raise UsageError(f"no program with id {args.id!r} in {where}") from None
+    try:
+        write_export(doc, args.file)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    forks = len(doc.get("forks", ()))
+    out.print(f"exported {args.id} ({len(doc['events'])} events, {len(doc['snapshots'])} "
+              f"snapshots{f', {forks} forks' if args.forks else ''}) to {args.file}",
+              markup=False)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .runtime.export import ExportError, import_runs, read_export
+
+    try:
+        doc = read_export(args.file)
+        with open_store(_db(args)) as store:
+            ids = import_runs(store, doc, program_id=args.as_id, if_taken="error")
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    import shlex
+
+    db = _db(args)
+    dbopt = "" if db == DEFAULT_DB else f" --db {shlex.quote(db)}"
+    for old, new in ids.items():
+        what = "" if old == new else f" (was {old})"
+        out.print(f"imported {new}{what}", markup=False)
+    first = next(iter(ids.values()))
+    out.print(f"check it replays with: flowmetal replay {first} --verify{dbopt}", markup=False)
+    return 0
+
+
 # -- the parser ------------------------------------------------------------------------------
 
 
@@ -430,9 +472,24 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("debug", cmd_debug, "The time-travel debugger over a store's recorded runs.",
              "flowmetal debug run.db p-1a2b3c", db=False)
-    sp.add_argument("store", nargs="?", help=f"an SQLite file (default ./{DEFAULT_DB})")
+    sp.add_argument("store", nargs="?", help=f"an SQLite file or a postgresql:// URL "
+                    f"(default ./{DEFAULT_DB})")
     sp.add_argument("program", nargs="?", help="open this program directly")
     sp.add_argument("--db", help=argparse.SUPPRESS)
+
+    sp = add("export", cmd_export, "Write one run (code, log, snapshots) to a JSON file.",
+             "flowmetal export p-1a2b3c run.json --forks")
+    sp.add_argument("id", help=_ID_HELP)
+    sp.add_argument("file", help="the JSON file to write")
+    sp.add_argument("--forks", action="store_true",
+                    help="also every fork made of the run in the debugger")
+
+    sp = add("import", cmd_import, "Load a run exported with `flowmetal export` into a store.",
+             "flowmetal import run.json --db postgresql://db.internal/flowmetal")
+    sp.add_argument("file", help="a file written by `flowmetal export`")
+    sp.add_argument("--as", dest="as_id", metavar="NEW-ID",
+                    help="import the run under this ID (its forks get new IDs if theirs "
+                    "are taken)")
 
     sp = add("upgrade", cmd_upgrade, "Switch a program to new code if its log replays on it.",
              "flowmetal upgrade p-1a2b3c job-v2.flow")

@@ -1,11 +1,13 @@
 """The debugger application, and ``run_debugger`` which ``flowmetal debug`` calls.
 
-The store is opened read-only: nothing the debugger does can change a recorded run. A
-second, writable connection is opened only when the user makes a fork or imports a run.
+The store (an SQLite file or a PostgreSQL URL) is opened read-only: nothing the debugger
+does can change a recorded run. A second, writable connection to the same store is opened
+only when the user makes a fork or imports a run.
 
 Example::
 
     run_debugger("sample_logs/approval.db", "p-approval")
+    run_debugger("postgresql://db.internal/flowmetal?schema=prod")
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ __all__ = ["DebuggerApp", "run_debugger"]
 class DebuggerApp(App[int]):
     """The time-travel debugger over one store.
 
-    :param store_path: an SQLite file.
+    :param store_path: an SQLite file or a ``postgresql://`` URL.
     :param program_id: open this program at once (Esc goes back to the list).
     :param start_step: the step the run named by ``program_id`` opens at.
     :param fork_ids: ids to give new forks, in order (tests; default: random ids).
@@ -76,6 +78,11 @@ class DebuggerApp(App[int]):
         last step, or for a fork the step where it left its parent)."""
         self.push_screen(DebugScreen(program_id, start_step=step,
                                      checkpoint_every=self.checkpoint_every))
+
+    @property
+    def store_label(self) -> str:
+        """The store, for the screen and messages (a URL without its password)."""
+        return str(getattr(self.store, "where", None) or self.store_path)
 
     def writable_store(self) -> Store:
         """A read-write connection to the same store, for forks and imports only."""
@@ -127,7 +134,8 @@ def run_debugger(store_path: str, program_id: str | None = None) -> int:
         try:
             app.store.get_program(program_id)
         except StoreError:
-            print(f"error: no program {program_id!r} in {store_path}", file=sys.stderr)
+            print(f"error: no program {program_id!r} in {app.store_label}", file=sys.stderr)
+            app.store.close()
             return 1
     app.run()
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from textual.widgets import Input, RichLog, TabbedContent
 
@@ -332,6 +334,76 @@ async def test_export_from_the_debugger(sample, tmp_path):
         pilot.app.screen.query_one(Input).value = str(out)
         await _press(pilot, "enter")
     assert out.exists()
+
+
+async def test_export_with_forks_from_the_debugger(sample, tmp_path):
+    out = tmp_path / "all.json"
+    async with _app(sample("approval"), "p-approval").run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot)
+        assert _enabled(screen, "export", 1)
+        await _press(pilot, "X")
+        pilot.app.screen.query_one(Input).value = str(out)
+        await _press(pilot, "enter")
+    doc = json.loads(out.read_text())
+    assert [f["program"]["id"] for f in doc["forks"]] == ["p-approval-refused"]
+
+
+async def _replace(pilot, screen: DebugScreen, event: int, value: str) -> InjectModal:
+    """Go to event ``event``, press r, and type ``value`` as the event's value."""
+    await _press(pilot, "j")
+    pilot.app.screen.query_one(Input).value = str(event)
+    await _press(pilot, "enter")
+    assert screen.tl.marks[screen.event_focus].seq == event
+    assert _enabled(screen, "replace_event")
+    await _press(pilot, "r")
+    modal = pilot.app.screen
+    assert isinstance(modal, InjectModal) and modal.mark.seq == event
+    data = json.loads(modal.query_one("#inject-payload").text)
+    modal.query_one("#inject-payload").text = json.dumps({**data, "value": json.loads(value)})
+    await settle(pilot)
+    return modal
+
+
+async def test_replace_a_random_answer_on_a_fork(dice):
+    path, pid = dice
+    recorded = [(e.type, e.data) for e in open_store(path, read_only=True).events(pid)]
+    app = _app(path, pid, step=0, fork_ids=["p-lucky"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot)
+        step = next(mk.step for mk in screen.tl.marks if mk.seq == 3)
+        modal = await _replace(pilot, screen, 3, '"high"')  # random answers a number
+        assert modal.query_one("#inject-fork").disabled
+        assert "(random 100) is an integer" in str(modal.query_one("#inject-error").render())
+        data = json.loads(modal.query_one("#inject-payload").text)
+        modal.query_one("#inject-payload").text = json.dumps({**data, "value": 99})
+        await settle(pilot)
+        assert not modal.query_one("#inject-fork").disabled
+        await _press(pilot, "ctrl+s")
+        fork = pilot.app.screen
+        assert isinstance(fork, DebugScreen) and fork.program_id == "p-lucky"
+        assert fork.step == step and fork.diverged_from == 2  # the third event differs
+        await _press(pilot, "end")
+        assert "rolled 99\n" in "".join(fork.view.output)
+    store = open_store(path, read_only=True)
+    assert store.get_program("p-lucky").result == ":high"
+    assert [(e.type, e.data) for e in store.events(pid)] == recorded  # parent untouched
+
+
+async def test_a_sleep_replaced_by_a_value_and_outputs_are_not_replaceable(dice):
+    path, pid = dice
+    app = _app(path, pid, step=0, fork_ids=["p-early"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot)
+        await _press(pilot, "j")
+        pilot.app.screen.query_one(Input).value = "5"  # a print: nothing to replace
+        await _press(pilot, "enter")
+        assert not _enabled(screen, "replace_event")
+        await _replace(pilot, screen, 7, '"early"')  # the sleep's timer
+        await _press(pilot, "ctrl+s")
+        fork = pilot.app.screen
+        assert fork.program_id == "p-early"
+        await _press(pilot, "end")
+        assert "slept early\n" in "".join(fork.view.output)
 
 
 async def test_help_and_command_palette_list_the_actions(sample):

@@ -3,12 +3,15 @@ the original record."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from flowmetal.runtime.executor import Executor
 from flowmetal.runtime.forks import (
     FORK_LEASE_OWNER,
     ForkError,
+    check_replacement,
     drive_fork,
     fork_at,
     machine_at_wait,
@@ -90,3 +93,107 @@ def test_only_inputs_at_clean_wait_points_can_be_replaced(approval):
     tl, rw = approval
     with pytest.raises(ForkError):
         replace_input(tl, rw, 2, {}, program_id="p-x")  # an output, not an input
+
+
+# -- internal effects: now, random, uuid, and a sleep's completion -----------------------------
+
+
+@pytest.fixture
+def dice_tl(dice):
+    path, pid = dice
+    ro, rw = open_store(path, read_only=True), open_store(path)
+    tl = Timeline(ro, pid)
+    tl.build()
+    yield tl, rw
+    ro.close()
+    rw.close()
+
+
+def _data(tl, seq):
+    return dict(next(e for e in tl.events if e.seq == seq).data)
+
+
+def _output(store, pid):
+    return "".join(e.data["request"][":text"] for e in store.events(pid)
+                   if e.type == "effect" and e.data["kind"] == "print")
+
+
+@pytest.mark.parametrize("value, result", [(99, ":high"), (7, ":low")])
+def test_replacing_a_random_answer_continues_the_run_on_a_fork(dice_tl, value, result):
+    tl, rw = dice_tl
+    before = _snapshot(rw, tl.program_id)
+    fid = replace_input(tl, rw, 3, {**_data(tl, 3), "value": value}, program_id="p-dice")
+    fork = rw.get_program(fid)
+    mark = next(mk for mk in tl.marks if mk.seq == 3)
+    assert (fork.kind, fork.parent_id, fork.parent_step) == ("fork", tl.program_id, mark.step)
+    # the log: the parent's up to the answer, then the new answer
+    assert [(e.type, e.data) for e in rw.events(fid)] == \
+        [(e.type, e.data) for e in tl.events[:2]] + [("effect", {**_data(tl, 3), "value": value})]
+    result_ = drive_fork(rw, fid, {})
+    assert result_.status == "done" and rw.get_program(fid).result == result
+    assert f"rolled {value}\n" in _output(rw, fid)
+    assert replay(Executor(rw), fid).ok
+    assert _snapshot(rw, tl.program_id) == before  # the parent is untouched
+    fork_tl = Timeline(rw, fid)
+    fork_tl.build()
+    assert fork_tl.divergence is None
+
+
+def test_replacing_now_and_uuid(dice_tl):
+    tl, rw = dice_tl
+    fid = replace_input(tl, rw, 2, {**_data(tl, 2), "value": 1_000}, program_id="p-now")
+    drive_fork(rw, fid, {})
+    assert "at 1000\n" in _output(rw, fid)
+    fid = replace_input(tl, rw, 4, {**_data(tl, 4), "value": "not-so-unique"},
+                        program_id="p-uuid")
+    assert drive_fork(rw, fid, {}).status == "done"
+    assert "id not-so-unique at" in _output(rw, fid)
+    assert replay(Executor(rw), fid).ok
+
+
+def test_a_sleep_completes_with_a_value_or_fails(dice_tl):
+    tl, rw = dice_tl
+    fired = _data(tl, 7)
+    assert next(e for e in tl.events if e.seq == 7).type == "timer-fired"
+    fid = replace_input(tl, rw, 7, {**fired, "value": "woken early"}, program_id="p-early")
+    assert rw.events(fid)[-1].type == "effect-completed"
+    assert drive_fork(rw, fid, {}).status == "done"
+    assert 'slept woken early\n' in _output(rw, fid)
+    assert replay(Executor(rw), fid).ok
+    fid = replace_input(tl, rw, 7, {**fired, "error": {"message": "alarm broke"}},
+                        program_id="p-broke")
+    stopped = drive_fork(rw, fid, {})
+    assert stopped.status == "failed" and "alarm broke" in stopped.stopped
+    # injecting at the wait does the same through a Target
+    wait = next(w for w in tl.waits if w.seq == 7)
+    [timer] = targets_of(machine_at_wait(tl, wait), tl.events)
+    assert timer.fill(None)[0] == "timer-fired"
+    assert timer.fill(5) == ("effect-completed", {"key": fired["key"], "value": 5})
+    assert timer.fill({"!fail": {"message": "x"}})[0] == "effect-failed"
+
+
+def test_a_timeout_can_only_fire(approval):
+    tl, rw = approval
+    wait = tl.waits[1]  # the callback's 3-day timeout is pending here
+    timeout = next(t for t in targets_of(machine_at_wait(tl, wait), tl.events)
+                   if t.type == "timer-fired")
+    assert timeout.timeout and timeout.fill(42) == ("timer-fired", timeout.data)
+    with pytest.raises(ForkError, match="timeout: it can only fire"):
+        fork_at(tl, rw, wait, ("timer-fired", {**timeout.data, "value": 1}))
+
+
+@pytest.mark.parametrize("seq, change, problem", [
+    (3, {"value": "high"}, "(random 100) is an integer"),
+    (2, {"value": 1.5}, "now is an integer"),
+    (4, {"value": 4}, "uuid is a string"),
+    (3, {"request": {":n": 6}}, "only the value can change, not 'request'"),
+    (5, {"value": "x"}, "a print effect can't be replaced"),
+    (7, {"key": "99"}, "the key says which effect this answers"),
+])
+def test_replacements_are_checked(dice_tl, seq, change, problem):
+    tl, rw = dice_tl
+    event = next(e for e in tl.events if e.seq == seq)
+    assert problem in check_replacement(event.type, event.data, {**event.data, **change})
+    with pytest.raises(ForkError, match=re.escape(problem)):
+        replace_input(tl, rw, seq, {**event.data, **change})
+    assert rw.list_programs(kind="fork") == []

@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, RichLog, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from flowmetal.runtime.export import export_run, write_export
+from flowmetal.runtime.forks import REPLACEABLE_EFFECTS
 from flowmetal.runtime.timeline import ScanCancelled, StepView, Timeline
 
 from ..messages import (
@@ -49,6 +49,7 @@ from ..widgets import (
     WatchPane,
 )
 from ..widgets import Timeline as TimelineBar
+from .export import ask_export
 from .help import HelpScreen, key_rows
 from .prompt import PromptModal
 
@@ -119,13 +120,16 @@ class DebugScreen(Screen[None]):
         Binding("i", "inject", "Inject", tooltip="Inject a mock event where the program "
                 "waits: the run continues on a fork"),
         Binding("r", "replace_event", "Replace", show=False,
-                tooltip="Replace the selected input event's payload, on a fork"),
+                tooltip="Replace the selected input, or a now/random/uuid answer, on a "
+                "fork"),
         Binding("equals_sign", "mark_diff", "Mark", show=False, key_display="=",
                 tooltip="Mark this step for a diff"),
         Binding("d", "diff", "Diff", show=False, tooltip="Diff bindings and output: marked "
                 "step vs this one (or this fork vs its parent)"),
         Binding("x", "export", "Export", show=False,
                 tooltip="Export this run (code, log, snapshots) to a JSON file"),
+        Binding("X", "export(1)", "Export with forks", show=False,
+                tooltip="Export this run and every fork made of it to a JSON file"),
         Binding("escape", "back", "Programs", show=False,
                 tooltip="Back to the program list (or stop a search in progress)"),
         Binding("q", "app.quit", "Quit", show=False, tooltip="Quit the debugger"),
@@ -588,6 +592,8 @@ class DebugScreen(Screen[None]):
         if index is None:
             return None
         mark = tl.marks[index]
+        if mark.type == "effect" and mark.applied and mark.kind in REPLACEABLE_EFFECTS:
+            return mark
         for w in tl.waits:
             if w.seq == mark.seq and w.prefix_ok:
                 return mark
@@ -850,6 +856,9 @@ class DebugScreen(Screen[None]):
         mark = self._replaceable()
         if mark is None or self.tl is None:
             return
+        if mark.type == "effect":  # an internal effect's answer: no wait point to pick
+            self._open_inject([], mark)
+            return
         wait = next(w for w in self.tl.waits if w.seq == mark.seq)
         self.prepare_inject([wait], mark)
 
@@ -881,14 +890,18 @@ class DebugScreen(Screen[None]):
 
     @work(thread=True, group="fork")
     def fork(self, request: Any) -> None:
-        from flowmetal.runtime.forks import drive_fork, fork_at
+        from flowmetal.runtime.forks import drive_fork, fork_at, replace_input
 
         tl = self.tl
         assert tl is not None
         try:
             store = self.app.writable_store()  # type: ignore[attr-defined]
-            fid = fork_at(tl, store, request.wait, request.event,
-                          program_id=self.app.next_fork_id())  # type: ignore[attr-defined]
+            fork_id = self.app.next_fork_id()  # type: ignore[attr-defined]
+            if request.replace is not None:
+                fid = replace_input(tl, store, request.replace, request.event[1],
+                                    program_id=fork_id)
+            else:
+                fid = fork_at(tl, store, request.wait, request.event, program_id=fork_id)
             result = drive_fork(store, fid, request.mocks)
         except Exception as exc:  # noqa: BLE001
             self.post_message(ForkCreated(None, "", f"{type(exc).__name__}: {exc}"))
@@ -922,20 +935,8 @@ class DebugScreen(Screen[None]):
             left, right = fork_sides(self.app.store, tl)  # type: ignore[attr-defined]
         self.app.call_from_thread(self.app.push_screen, DiffScreen(left, right))
 
-    def action_export(self) -> None:
-        self.app.push_screen(PromptModal("Export this run to a JSON file",
-                                         value=f"{self.program_id}.flowmetal.json"),
-                             callback=self._export)
-
-    def _export(self, path: str | None) -> None:
-        if not path:
-            return
-        try:
-            write_export(export_run(self.app.store, self.program_id), path)  # type: ignore
-        except Exception as exc:  # noqa: BLE001
-            self.notify(f"export failed: {exc}", severity="error")
-            return
-        self.notify(f"exported {self.program_id} to {path}")
+    def action_export(self, forks: int = 0) -> None:
+        ask_export(self, self.program_id, bool(forks))
 
     def action_help(self) -> None:
         rows = key_rows(self.BINDINGS) + [

@@ -1,9 +1,10 @@
-"""Inject a mock event (or replace a recorded input): the dialog that makes a fork.
+"""Inject a mock event (or replace a recorded one): the dialog that makes a fork.
 
 Pick where (if the program took several inputs at this step) and what it is given (an
 effect's result, a message, a callback, a timer, a restart), type the payload as JSON
-(checked as you type), and the mocks that answer whatever the fork waits for next. The
-original run is never touched: the fork is a new program in the same store.
+(checked as you type), and the mocks that answer whatever the fork waits for next. A
+recorded input or the answer to ``now``, ``random`` or ``uuid`` is replaced by editing its
+data. The original run is never touched: the fork is a new program in the same store.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, TextArea
 
+from flowmetal.runtime.forks import check_replacement
+
 __all__ = ["InjectModal", "InjectRequest", "DEFAULT_MOCKS"]
 
 DEFAULT_MOCKS = '{"sleep": true}'
@@ -26,11 +29,13 @@ DEFAULT_MOCKS = '{"sleep": true}'
 
 @dataclass
 class InjectRequest:
-    """What the dialog answers: fork at ``wait``, give it ``event``, then ``mocks``."""
+    """What the dialog answers: fork at ``wait``, give it ``event``, then ``mocks``; or,
+    with ``replace``, fork with ``event``'s data in place of that recorded event."""
 
     wait: Any
     event: tuple[str, dict[str, Any]]
     mocks: dict[str, Any]
+    replace: int | None = None
 
 
 def _parse(text: str, what: str, want: type | None = None) -> tuple[Any, str | None]:
@@ -43,9 +48,18 @@ def _parse(text: str, what: str, want: type | None = None) -> tuple[Any, str | N
     return value, None
 
 
+def _editable(mark: Any) -> str:
+    """The recorded data to edit: an internal effect's one key per line, ``value`` first
+    (the only one that may change), so it shows without scrolling."""
+    if mark.type != "effect" or not isinstance(mark.data, dict):
+        return json.dumps(mark.data, indent=1)
+    items = sorted(mark.data.items(), key=lambda kv: kv[0] != "value")
+    return "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in items) + "\n}"
+
+
 class InjectModal(ModalScreen[InjectRequest | None]):
-    """``choices``: ``[(wait point, [Target, ...]), ...]``; ``mark``: the recorded input to
-    replace (then its data is edited as is)."""
+    """``choices``: ``[(wait point, [Target, ...]), ...]``; ``mark``: the recorded event to
+    replace (then its data is edited as is; no choices for an internal effect's answer)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"),
                 Binding("ctrl+s", "fork", "Fork and run")]
@@ -89,13 +103,17 @@ class InjectModal(ModalScreen[InjectRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = ("Replace a recorded input (on a fork)" if self.mark is not None
+            box.border_title = ("Replace a recorded event (on a fork)" if self.mark is not None
                                 else "Inject a mock event (on a fork)")
             box.border_subtitle = "Ctrl+S forks and runs · Esc cancels"
             waits = [(self._wait_label(w), i) for i, (w, _t) in enumerate(self.choices)]
             yield Label("Where")
-            yield Select(waits, value=len(waits) - 1 if self.mark is None else 0,
-                         allow_blank=False, id="inject-wait")
+            if waits:
+                yield Select(waits, value=len(waits) - 1 if self.mark is None else 0,
+                             allow_blank=False, id="inject-wait")
+            else:
+                yield Label(f"step {self.mark.step:,}: the answer to {self.mark.summary()}",
+                            id="inject-where")
             if self.mark is None:
                 yield Label("Give it")
                 yield Select([], allow_blank=True, id="inject-target",
@@ -104,8 +122,7 @@ class InjectModal(ModalScreen[InjectRequest | None]):
                 yield TextArea("null", id="inject-payload", soft_wrap=True)
             else:
                 yield Label(f"Event {self.mark.seq} ({self.mark.type}) data (JSON)")
-                yield TextArea(json.dumps(self.mark.data, indent=1), id="inject-payload",
-                               soft_wrap=True)
+                yield TextArea(_editable(self.mark), id="inject-payload", soft_wrap=True)
             yield Label("Mocks for what the fork waits for next (JSON; {} stops at the "
                         "next wait)")
             yield TextArea(DEFAULT_MOCKS, id="inject-mocks", soft_wrap=True)
@@ -126,6 +143,8 @@ class InjectModal(ModalScreen[InjectRequest | None]):
         return f"step {wait.step:,}: instead of event {wait.seq}{what}"
 
     def _wait_index(self) -> int:
+        if not self.choices:
+            return 0
         value = self.query_one("#inject-wait", Select).value
         return value if isinstance(value, int) else 0
 
@@ -150,11 +169,14 @@ class InjectModal(ModalScreen[InjectRequest | None]):
         payload_box.set_class(err is not None, "invalid")
         mocks, err2 = _parse(mocks_box.text, "mocks", dict)
         mocks_box.set_class(err2 is not None, "invalid")
+        if err is None and self.mark is not None:
+            err = check_replacement(self.mark.type, self.mark.data, payload)
+            payload_box.set_class(err is not None, "invalid")
         if err or err2:
             return None, err or err2
-        wait = self.choices[self._wait_index()][0]
+        wait = self.choices[self._wait_index()][0] if self.choices else None
         if self.mark is not None:
-            return InjectRequest(wait, (self.mark.type, payload), mocks), None
+            return InjectRequest(wait, (self.mark.type, payload), mocks, self.mark.seq), None
         target_value = self.query_one("#inject-target", Select).value
         targets = self._targets()
         if not isinstance(target_value, int) or not targets:

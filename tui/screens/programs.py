@@ -5,6 +5,7 @@
 | Enter | debug the selected program |
 | r | reload the list |
 | x | export the selected run to a JSON file |
+| X | export it with every fork made of it |
 | i | import a run from a JSON file (into this store, as a new program) |
 | F1 | help |
 | q | quit |
@@ -22,9 +23,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
-from flowmetal.runtime.export import export_run, import_run, read_export, write_export
+from flowmetal.runtime.export import import_run, read_export
 
 from ..widgets.panes import utc
+from .export import ask_export
 from .help import HelpScreen, key_rows
 from .prompt import PromptModal
 
@@ -42,6 +44,7 @@ class ProgramsScreen(Screen[None]):
         Binding("enter", "open", "Debug", priority=True),
         Binding("r", "reload", "Reload"),
         Binding("x", "export", "Export"),
+        Binding("X", "export(1)", "Export with forks", show=False),
         Binding("i", "import_run", "Import"),
         Binding("f1", "help", "Help"),
         Binding("q", "app.quit", "Quit"),
@@ -108,7 +111,7 @@ class ProgramsScreen(Screen[None]):
             table.add_row(Text(status, style=STATUS_STYLES.get(status, "")), pid, *rest,
                           key=pid)
         info = self.query_one("#programs-info", Label)
-        path = self.app.store_path  # type: ignore[attr-defined]
+        path = self.app.store_label  # type: ignore[attr-defined]
         info.update(f"{len(rows)} program{'s' if len(rows) != 1 else ''} in {path} "
                     "(opened read-only: what-ifs go to forks)")
 
@@ -140,23 +143,10 @@ class ProgramsScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("Programs: keys", key_rows(self.BINDINGS)))
 
-    def action_export(self) -> None:
+    def action_export(self, forks: int = 0) -> None:
         pid = self.selected()
-        if pid is None:
-            return
-        self.app.push_screen(PromptModal("Export the run to a JSON file",
-                                         value=f"{pid}.flowmetal.json"),
-                             callback=lambda path: self._export(pid, path))
-
-    def _export(self, pid: str, path: str | None) -> None:
-        if not path:
-            return
-        try:
-            write_export(export_run(self.app.store, pid), path)  # type: ignore[attr-defined]
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
-            self.notify(f"export failed: {exc}", severity="error")
-            return
-        self.notify(f"exported {pid} to {path}")
+        if pid is not None:
+            ask_export(self, pid, bool(forks))
 
     def action_import_run(self) -> None:
         def check(path: str) -> str | None:
