@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,20 @@ class UsageError(Exception):
 
 def _db(args: argparse.Namespace) -> str:
     return args.db or os.environ.get("FLOWMETAL_DB") or DEFAULT_DB
+
+
+def redact_url(url: str) -> str:
+    """A store path or URL fit to print: any password (``user:PASSWORD@``, ``?password=``,
+    or libpq's ``password=...``) is replaced by ``***``."""
+    if "://" not in url:
+        return re.sub(r"(password\s*=\s*)('(?:\\.|[^'])*'|\S+)", r"\1***", url)
+    scheme, _, rest = url.partition("://")
+    authority, tail = re.match(r"([^/?#]*)(.*)", rest, re.DOTALL).groups()
+    user, at, host = authority.rpartition("@")
+    if at and ":" in user:
+        authority = f"{user.split(':', 1)[0]}:***@{host}"
+    tail = re.sub(r"([?&]password=)[^&#]*", r"\1***", tail)
+    return f"{scheme}://{authority}{tail}"
 
 
 def _runtime(args: argparse.Namespace, **options: Any) -> Any:
@@ -115,6 +130,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _drive_to_end(rt: Any, pid: str, db: str) -> int:
+    from .runtime.runtime import describe_unawaited
+
+    db = redact_url(db)
     told: set[str] = set()
 
     def tell_what_it_waits_for(rec: Any) -> bool:
@@ -131,6 +149,8 @@ def _drive_to_end(rt: Any, pid: str, db: str) -> int:
         err.print(f"\ninterrupted: program {pid} is safely suspended in {db}; "
                   f"continue it with\n  flowmetal resume {pid}")
         return 130
+    for lost in rt.unawaited_errors(pid):
+        err.print(f"warning: {describe_unawaited(lost)}", markup=False)
     if rec.status == "done":
         out.print(_show_value(rt.result(pid)), markup=False)
         return 0
@@ -179,6 +199,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from .runtime.codec import from_json
+    from .runtime.runtime import describe_unawaited
 
     rt = _runtime(args)
     rec = rt.get(args.id)
@@ -202,6 +223,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                       markup=False)
     for wait in rec.waiting or []:
         out.print(f"waits on {_describe_wait(wait)}", markup=False)
+    for lost in rt.unawaited_errors(rec.id):
+        out.print(f"warning  {describe_unawaited(lost)}", markup=False)
     timers = rt.store.list_timers(rec.id)
     for t in timers:
         import datetime as dt
@@ -257,9 +280,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     rt = _runtime(args)
-    rt.cancel(args.id)
-    rec = rt.drive(args.id)
+    rec, children = rt.cancel_now(args.id)
     out.print(f"program {args.id} is {rec.status}")
+    for child in children:
+        out.print(f"  its child {child.id} ({child.name}) is {child.status}", markup=False)
     return 0
 
 
@@ -311,7 +335,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     worker = Worker(open_store(_db(args)), poll_interval=args.poll,
                     on_output=lambda pid, t: _write(f"[{pid}] {t}"))
-    err.print(f"worker {worker.id} on {_db(args)}" + (" (until idle)" if args.until_idle else ""))
+    err.print(f"worker {worker.id} on {redact_url(_db(args))}"
+              + (" (until idle)" if args.until_idle else ""), markup=False)
     try:
         worker.run(until_idle=args.until_idle)
     except KeyboardInterrupt:
@@ -342,7 +367,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         try:
             doc = export_run(store, args.id, forks=args.forks)
         except NotFound:
-            where = getattr(store, "where", _db(args))
+            where = getattr(store, "where", redact_url(_db(args)))
             raise UsageError(f"no program with id {args.id!r} in {where}") from None
     try:
         write_export(doc, args.file)
@@ -366,7 +391,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     import shlex
 
-    db = _db(args)
+    db = redact_url(_db(args))
     dbopt = "" if db == DEFAULT_DB else f" --db {shlex.quote(db)}"
     for old, new in ids.items():
         what = "" if old == new else f" (was {old})"

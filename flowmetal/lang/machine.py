@@ -824,6 +824,10 @@ class Machine:
         fiber.node = fiber.env = None
         self.fiber = None
         self.mode = PARKED
+        if failed and fiber.id != 0 and not any(
+                fid in self.fibers and self.fibers[fid].status == "wait"
+                for fid in fiber.waiters):  # nobody awaits it yet: reported if nobody will
+            self.extra.setdefault("unawaited", []).append(fiber.id)
         for fid in fiber.waiters:
             waiter = self.fibers.get(fid)
             if waiter is not None and waiter.status == "wait":
@@ -1078,7 +1082,7 @@ class Machine:
             raise fail("type-error", f"unknown future {fut.fiber}")
         if target.status in ("done", "failed"):
             if target.status == "failed":
-                raise Thrown(target.val)
+                raise Thrown(self._awaited(target))
             self.val, self.mode = target.val, RETURN
             return
         if target.id == self.fiber.id:
@@ -1086,12 +1090,19 @@ class Machine:
         target.waiters.append(self.fiber.id)
         self._park_with_timeout(("future", fut.fiber), timeout, default)
 
+    def _awaited(self, fiber: Fiber) -> Any:
+        """A failed fiber's error, now seen by an ``await``: no longer reported as lost."""
+        lost = self.extra.get("unawaited")
+        if lost and fiber.id in lost:
+            lost.remove(fiber.id)
+        return fiber.val
+
     def wait_any(self, futs: list[Future], timeout: float | None, default: Any) -> None:
         for fut in futs:
             target = self.fibers.get(fut.fiber)
             if target is not None and target.status in ("done", "failed"):
                 if target.status == "failed":
-                    raise Thrown(target.val)
+                    raise Thrown(self._awaited(target))
                 self.val, self.mode = target.val, RETURN
                 return
         for fut in futs:

@@ -196,7 +196,7 @@ def _banner(shell: Shell) -> None:
     session = shell.session
     restored = (f"{session.inputs} inputs restored" if session.inputs else "new session")
     shell.out.note(f"Flowmetal {__version__} REPL · session {session.name!r} ({session.id}, "
-                   f"{restored}) in {session.db_path}\n"
+                   f"{restored}) in {session.db_shown}\n"
                    ",help for commands and keys · Ctrl-D to leave (the session stays)")
     seq = session.pending_input()
     if seq is not None:

@@ -19,7 +19,6 @@ from ..runtime.codec import from_json
 from .forms import form_at_line
 from .names import first_line
 from .pretty import pretty
-from .session import Outcome
 
 if TYPE_CHECKING:
     from .shell import Shell
@@ -38,7 +37,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ",sessions": ("", "the REPL sessions in this store"),
     ",debug": ("", "open this session in the time-travel debugger"),
     ",mock": ("on|off", "hand-fed mode: you answer effects with JSON"),
-    ",restart": ("retry|use-value JSON", "go on from an error that stopped the session"),
     ",quit": ("", "leave; the session stays in the store (Ctrl-D too)"),
 }
 
@@ -186,7 +184,7 @@ class Commands:
         self.shell.names.refresh()
         self.shell.out.note(f"session {session.name!r} starts afresh as {session.id}; the "
                             f"old one, {old}, stays in the store (flowmetal debug "
-                            f"{session.db_path} {old})")
+                            f"{session.db_shown} {old})")
 
     def cmd_debug(self, _arg: str) -> None:
         session = self.shell.session
@@ -194,9 +192,10 @@ class Commands:
         if not _debugger_available():
             self.shell.out.error(
                 "the debugger is not installed here yet (no tui.app module); later, open "
-                f"this session with:\n  flowmetal debug {session.db_path} {session.id}")
+                f"this session with:\n  flowmetal debug {session.db_shown} {session.id}")
             return
-        self.shell.out.note(f"opening the debugger: {' '.join(command[2:])}")
+        self.shell.out.note(f"opening the debugger: flowmetal debug {session.db_shown} "
+                            f"{session.id}")
         try:
             code = subprocess.call(command)
         except OSError as exc:
@@ -216,27 +215,6 @@ class Commands:
         state = "on: effects wait for your answers" if self.shell.mock else (
             "off: effects run for real")
         self.shell.out.note(f"mock mode is {state}")
-
-    def cmd_restart(self, arg: str) -> None:
-        how, _, rest = arg.partition(" ")
-        if how not in ("retry", "use-value"):
-            self.shell.out.error(",restart takes retry, or use-value JSON")
-            return
-        session = self.shell.session
-        if session.record.status != "failed":
-            self.shell.out.error("the session is not stopped at an error: nothing to restart")
-            return
-        value = None
-        if how == "use-value":
-            try:
-                value = json.loads(rest)
-            except json.JSONDecodeError as exc:
-                self.shell.out.error(f"use-value needs JSON: {exc.msg} at column {exc.colno}")
-                return
-        session.restart(how, value)
-        seq = session.pending_input()
-        if seq is not None:
-            self.shell.show(self.shell.wait_for(Outcome(seq, pending=True)))
 
     def cmd_quit(self, _arg: str) -> None:
         self.shell.quit = True

@@ -23,9 +23,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..cli import redact_url
 from ..lang.base import base
 from ..lang.data import Map, kw
-from ..runtime.runtime import ReplResult, Runtime
+from ..runtime.codec import error_to_json
+from ..runtime.runtime import ReplResult, Runtime, RuntimeError_, describe_unawaited
 from ..store import FINISHED_STATUSES, EventRecord, NotFound, ProgramRecord, StoreError, open_store
 from .waits import Wait, answer, describe
 
@@ -44,9 +46,6 @@ class Outcome:
     pending: bool = False
     elapsed: float = 0.0
     steps: int | None = None
-    stopped: bool = False
-    """The session stopped on an uncaught error that offers restarts (``error`` says
-    which): the input stays pending until ``restart``."""
 
     @property
     def failed(self) -> bool:
@@ -79,6 +78,8 @@ class Session:
         self._sources = _Sources()
         self._inputs = len(self.store.events(session_id, types=["eval"]))
         self._machine_cache: tuple[int, Any] | None = None
+        # async fibers whose unawaited failure was shown (those of earlier runs, were then)
+        self._lost_shown: set[int] = set(self.machine().extra.get("unawaited", ()))
 
     @classmethod
     def open(cls, db_path: str, name: str = "default") -> Session:
@@ -108,6 +109,11 @@ class Session:
     @property
     def name(self) -> str:
         return self.record.name
+
+    @property
+    def db_shown(self) -> str:
+        """The store's path or URL as it may be printed: without its password."""
+        return redact_url(self.db_path)
 
     @property
     def inputs(self) -> int:
@@ -159,7 +165,7 @@ class Session:
         while True:
             with self.lock:
                 result = self.rt.repl_wait(self.id, seq, until=lambda _rec: True)
-                if not result.pending or self.record.status in ("failed", *FINISHED_STATUSES):
+                if not result.pending or self.record.status in FINISHED_STATUSES:
                     return self._outcome(result, started, None)
                 if self._drive_children():
                     continue
@@ -177,10 +183,6 @@ class Session:
         if steps_before is not None:
             steps = max(0, self._steps() - steps_before)
         if result.pending:
-            rec = self.record
-            if rec.status == "failed":
-                return Outcome(result.input_seq, error=rec.error or {}, pending=True,
-                               elapsed=elapsed, steps=steps, stopped=True)
             return Outcome(result.input_seq, pending=True, elapsed=elapsed, steps=steps)
         if result.error is not None:
             return Outcome(result.input_seq, error=self._stored_error(result.input_seq),
@@ -239,6 +241,7 @@ class Session:
             if rec.status == "ready" or due:
                 self.rt.executor.drive(self.id, fire=due)
             self._drive_children()
+            printed += [(self.id, f"warning: {line}\n") for line in self.lost_errors()]
             return printed
         finally:
             self.on_output = saved
@@ -271,6 +274,18 @@ class Session:
 
     # -- what a pending input waits on ------------------------------------------------------
 
+    def lost_errors(self) -> list[str]:
+        """A line for each async fiber that failed with nothing awaiting it, each once
+        (it may still be awaited later: its error stays in its future)."""
+        m = self.machine()
+        lines = []
+        for fid in m.extra.get("unawaited", ()):
+            if fid not in self._lost_shown:
+                self._lost_shown.add(fid)
+                lines.append(describe_unawaited(
+                    {"fiber": fid, "error": error_to_json(m.fibers[fid].val)}))
+        return lines
+
     def waits(self) -> list[Wait]:
         """What the session waits on now (see ``waits.describe``)."""
         with self.lock:
@@ -280,12 +295,6 @@ class Session:
         """Answer ``wait`` by hand (mock mode); see ``waits.answer``."""
         with self.lock:
             return answer(self, wait, text)
-
-    def restart(self, how: str, value: Any = None) -> None:
-        """Choose a restart for a session stopped on an uncaught error (``retry`` or
-        ``use-value``); the stopped input then goes on (``wait`` for it)."""
-        with self.lock:
-            self.rt.recover(self.id, how, value)
 
     # -- the session's state ---------------------------------------------------------------
 
@@ -360,10 +369,17 @@ class Session:
 
         The old session is cancelled by forcing its status, not by driving it: an input
         still running in it (an interrupted endless loop) would never let a drive finish.
+        Its running children are asked to cancel (recorded in their logs); they end at
+        their next drive (this REPL's, a worker's, or ``flowmetal cancel``).
         """
         with self.lock:
             old = self.id
             name = self.name
+            for child in self._children():
+                try:
+                    self.rt.cancel(child.id, f"its REPL session {old} was reset")
+                except RuntimeError_:
+                    pass  # it finished meanwhile
             try:
                 self.store.set_status(old, "cancelled",
                                       event=("cancelled", {"reason": "reset in the REPL"}))
@@ -373,6 +389,7 @@ class Session:
             self._inputs = 0
             self._sources = _Sources()
             self._machine_cache = None
+            self._lost_shown = set()
             return old
 
 

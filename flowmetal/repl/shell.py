@@ -75,7 +75,7 @@ class Shell:
                 continue  # only comments or a discarded form (#_ x)
             outcome = self.evaluate(piece.text)
             if outcome is not None and outcome.pending:
-                break  # an interrupt (or a stop at an error) leaves the rest unevaluated
+                break  # an interrupt leaves the rest unevaluated
 
     def evaluate(self, text: str, source: str | None = None) -> Outcome | None:
         """Evaluate and show the result; None if it could not even be recorded."""
@@ -98,19 +98,17 @@ class Shell:
             return Outcome(seq, pending=True)
         finally:
             self.names.see([text])
-        if outcome.pending and not outcome.stopped:
+        if outcome.pending:
             outcome = self.wait_for(outcome)
         self.show(outcome)
         return outcome
 
     def show(self, outcome: Outcome) -> None:
-        """Print an outcome's value or error report (nothing if still pending)."""
+        """Print an outcome's value or error report (nothing if still pending), then any
+        async fiber that failed with nothing awaiting it."""
         self.names.refresh()
-        if outcome.stopped:
-            self.failures += 1
-            self.out.error(runtime_error_report(outcome.error or {}, self.session.source_text))
-            self.explain_stop()
-            return
+        for line in self.session.lost_errors():
+            self.out.note(f"warning: {line}")
         if outcome.pending:
             return
         if outcome.error is not None:
@@ -127,15 +125,10 @@ class Shell:
         seq = self.session.pending_input()
         if seq is None:
             return True
-        if self.session.record.status == "failed":
-            self.explain_stop()
-            return False
         n = self.session.input_number(seq)
         self.out.note(f"input {n} is still in flight; finishing it first "
                       "(Ctrl-C to stop, ,reset for a fresh session)")
         outcome = self.wait_for(Outcome(seq, pending=True))
-        if outcome.stopped:
-            self.show(outcome)
         if outcome.pending:
             return False
         self.out.note(f"input {n} finished:")
@@ -151,7 +144,7 @@ class Shell:
                 with self.out.waiting() as indicator:
                     outcome = self.session.wait(seq, on_waiting=indicator,
                                                 stop=lambda waits: bool(self._to_feed(waits)))
-                if not outcome.pending or outcome.stopped:
+                if not outcome.pending:
                     return outcome
                 waits = self._to_feed(self.session.waits())
                 if not self.mock:
@@ -195,13 +188,6 @@ class Shell:
                 except (RuntimeError_, StoreError) as exc:
                     self.out.error(f"error: {exc}")
                     return
-
-    def explain_stop(self) -> None:
-        """The session stopped on an uncaught error that offers restarts."""
-        self.out.note(
-            "the session stopped at this error, in a recoverable state: ,restart retry "
-            "tries the failed step again, ,restart use-value JSON makes it return that "
-            "value; ,reset starts a fresh session instead")
 
     def explain_interrupt(self, seq: int) -> None:
         """Say what Ctrl-C did: nothing is lost, the input keeps its place in the log."""

@@ -62,7 +62,7 @@ def describe(session: Session) -> list[Wait]:
         if kind == "message":
             name = str(item.get("name"))
             out.append(Wait("message", f"message {json.dumps(name)}",
-                            f"flowmetal send --db {session.db_path} {session.id} {name} JSON",
+                            f"flowmetal send --db {session.db_shown} {session.id} {name} JSON",
                             key=name))
         elif kind == "callback" and str(item.get("token", "")).startswith("program:"):
             child = str(item["token"]).split(":", 1)[1]
@@ -70,7 +70,7 @@ def describe(session: Session) -> list[Wait]:
         elif kind == "callback":
             token = str(item.get("token"))
             out.append(Wait("callback", f"callback {token}",
-                            f"flowmetal send --db {session.db_path} --callback {token} JSON",
+                            f"flowmetal send --db {session.db_shown} --callback {token} JSON",
                             key=token))
     sleeps, timeouts = [], []
     requests = _timer_requests(session)
@@ -95,7 +95,7 @@ def _child_wait(session: Session, child: str) -> Wait:
     if rec.status == "failed":
         message = (rec.error or {}).get("message", "")
         return Wait("child", f"child program {child}, which failed: {message}",
-                    f"flowmetal recover --db {session.db_path} {child} ...", key=child)
+                    f"flowmetal recover --db {session.db_shown} {child} ...", key=child)
     return Wait("child", f"child program {child} ({rec.status})", "it runs in this REPL",
                 key=child)
 

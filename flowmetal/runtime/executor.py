@@ -20,6 +20,7 @@ the idempotency key ``program:key``.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import uuid as _uuid
 from collections.abc import Callable
@@ -138,12 +139,13 @@ class Executor:
             return snapshot.decode(snap.state, self.base.glob, self.unit)
         return self.fresh_machine(rec)
 
-    def fresh_machine(self, rec: ProgramRecord) -> Machine:
+    def fresh_machine(self, rec: ProgramRecord, unit: CodeUnit | None = None) -> Machine:
+        """The program's machine at its start (running ``unit``, by default its code)."""
         args = from_json(rec.args)
+        unit = unit or self.unit(rec.code_hash)
         if rec.kind == "child":
-            unit = self.unit(rec.code_hash)
-            return _child_machine(new_machine(unit), unit, args)
-        m = new_machine(self.unit(rec.code_hash), args)
+            return _child_machine(new_machine(unit), unit, args, self.unit)
+        m = new_machine(unit, args)
         if rec.kind == "repl":
             m.extra["repl"] = True
             for name in ("*1", "*2", "*3", "*e"):
@@ -200,6 +202,11 @@ class Executor:
                 batch.cancel_timers.append(key)
         steps_at_commit = m.steps
         while True:
+            if rec.kind == "repl" and m.status == "failed":
+                # An error thrown into a REPL input (a failed effect, a timeout, a failed
+                # child) answers that input, as a thrown one does: the session goes on.
+                finish_repl_input(m, batch.add)
+                continue
             if m.status == "failed" or m.status == "aborted":
                 if m.status == "failed" and not extra.get("failure_recorded"):
                     return self._finish(rec, m, batch, "failed")
@@ -247,7 +254,7 @@ class Executor:
         kind = req.kind
         request = to_json(req.data)
         if kind in INTERNAL_EFFECTS:
-            value = self._perform(rec, req, key, batch)
+            value = self._perform(rec, m, req, key, batch)
             batch.add("effect", {"key": key, "kind": kind, "request": request,
                                  "value": to_json(value)})
             if kind == "print":
@@ -267,7 +274,8 @@ class Executor:
         batch.add("requested", data)
         return False
 
-    def _perform(self, rec: ProgramRecord, req: Request, key: str, batch: _Batch) -> Any:
+    def _perform(self, rec: ProgramRecord, m: Machine, req: Request, key: str,
+                 batch: _Batch) -> Any:
         kind, data = req.kind, req.data
         if kind == "now":
             return int(self.clock.now() * 1000)
@@ -285,9 +293,13 @@ class Executor:
         if kind == "spawn":
             child = new_program_id()
             fname = data[kw("function")]
+            args = {kw("function"): fname, kw("args"): data[kw("args")]}
+            if rec.kind == "repl" or m.extra.get("seeded"):
+                # Its functions live in the session's globals, not in the code unit.
+                args[kw("globals")] = seed_globals(m, self.base.glob)
             batch.programs.append(NewProgram(
                 id=child, name=f"{rec.name}/{fname}", kind="child", code_hash=rec.code_hash,
-                args=to_json(Map({kw("function"): fname, kw("args"): data[kw("args")]})),
+                args=to_json(Map(args)),
                 parent_id=rec.id, events=[("started", {"function": fname, "parent": rec.id})]))
             return Map({kw("program"): child})
         raise AssertionError(kind)
@@ -305,6 +317,8 @@ class Executor:
 
     def _finish(self, rec: ProgramRecord, m: Machine, batch: _Batch, status: str) -> DriveResult:
         result = error = None
+        if status != "failed":
+            report_unawaited(m, batch.add)
         if status == "done":
             result = to_json(m.result)
             batch.add("completed", {"value": result})
@@ -320,14 +334,27 @@ class Executor:
             batch.add("aborted", {"error": error})
         else:
             batch.add("cancelled", {})
+        if status in ("cancelled", "aborted"):  # its running children go with it
+            reason = f"parent program {rec.id} was {status}"
+            for child in self._running_children(rec, batch):
+                batch.send.append((child, "cancel-requested", {"reason": reason}))
         if status != "failed":
             batch.cancel_timers.extend(m.extra.get("keys", {}))
             if rec.kind == "child" and rec.parent_id:
                 ok = status == "done"
+                # cancelled (or aborted with no error): the parent's await says which
+                why = error or {"message": f"child program {rec.id} was {status}",
+                                "type": status, "data": {}, "trace": []}
                 batch.send.append((rec.parent_id, "child-completed",
                                    {"program": rec.id, "ok": ok,
-                                    "value": result if ok else error}))
+                                    "value": result if ok else why}))
         return self._commit(rec, m, batch, status, result=result, error=error)
+
+    def _running_children(self, rec: ProgramRecord, batch: _Batch) -> list[str]:
+        """The program's unfinished children: in the store, and spawned in this batch."""
+        kids = [c.id for c in self.store.list_programs(parent_id=rec.id, limit=1_000_000)
+                if not c.finished]
+        return kids + [p.id for p in batch.programs if p.id not in kids]
 
     def _checkpoint(self, rec: ProgramRecord, m: Machine, batch: _Batch) -> ProgramRecord:
         self._commit(rec, m, batch, "ready")
@@ -365,6 +392,13 @@ def _key_of(keys: dict[str, int], eid: int) -> str | None:
     return None
 
 
+def report_unawaited(m: Machine, record: Callable[[str, Any], Any]) -> None:
+    """The program ends: record each async fiber that failed with nobody ever awaiting it,
+    so its error is not lost. Shared by the executor and replay."""
+    for fid in m.extra.pop("unawaited", ()):
+        record("unawaited-error", {"fiber": fid, "error": error_to_json(m.fibers[fid].val)})
+
+
 def finish_repl_input(m: Machine, record: Callable[[str, Any], Any]) -> None:
     """A REPL input ended: record its value or error, shift ``*1 *2 *3`` (or set ``*e``),
     and wait for the next input. Shared by the executor and replay."""
@@ -378,6 +412,10 @@ def finish_repl_input(m: Machine, record: Callable[[str, Any], Any]) -> None:
         record("failed", {"input": m.extra.get("input"), "error": error_to_json(m.error)})
     m.extra["input"] = None
     m.go_idle()
+    queued = m.extra.get("queued")
+    if queued:  # an input that arrived while this one waited runs now
+        m.extra["input"], unit = queued.pop(0)
+        m.start_eval(unit)
 
 
 def apply_input(m: Machine, event: EventRecord,
@@ -419,8 +457,11 @@ def apply_input(m: Machine, event: EventRecord,
     elif t == "cancel-requested":
         m.extra["cancel"] = True
     elif t == "eval" and units is not None:
-        m.extra["input"] = event.seq
-        m.start_eval(units(str(data.get("code_hash"))))
+        unit = units(str(data.get("code_hash")))
+        if m.start_eval(unit):
+            m.extra["input"] = event.seq
+        else:  # an earlier input still waits: this one is evaluated after it
+            m.extra.setdefault("queued", []).append([event.seq, unit])
 
 
 def describe_waits(m: Machine) -> list[dict[str, Any]]:
@@ -439,9 +480,25 @@ def describe_waits(m: Machine) -> list[dict[str, Any]]:
     return out
 
 
-def _child_machine(m: Machine, unit: CodeUnit, args: Any) -> Machine:
-    """A child program: run the unit's definitions, then call the spawned function."""
+def seed_globals(m: Machine, base_glob: dict[str, Any]) -> str:
+    """The program's own globals (and their docs), encoded for a child spawned from a REPL
+    session: its functions exist only there. A copy, so atoms are the child's own."""
+    seed = Machine(m.glob)
+    seed.docs = m.docs
+    return base64.b64encode(snapshot.encode(seed, base_glob)).decode("ascii")
+
+
+def _child_machine(m: Machine, unit: CodeUnit, args: Any,
+                   units: Callable[[str], CodeUnit] | None = None) -> Machine:
+    """A child program: run the unit's definitions, then call the spawned function (with
+    the globals of the session that spawned it, if it was seeded by ``seed_globals``)."""
     from ..lang.machine import CallGlobalK, TopK
+
+    seed = args.get(kw("globals"))
+    if seed is not None and units is not None:
+        seeded = snapshot.decode(base64.b64decode(seed), m.glob, units)
+        m.glob, m.docs = seeded.glob, seeded.docs
+        m.extra["seeded"] = True
 
     fiber = m.fibers[0]
     fiber.stack = [CallGlobalK(args[kw("function")], list(args[kw("args")])),

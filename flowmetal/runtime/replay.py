@@ -22,9 +22,9 @@ from .codec import error_to_json, from_json, to_json
 from .executor import (
     INTERNAL_EFFECTS,
     Executor,
-    _child_machine,
     apply_input,
     finish_repl_input,
+    report_unawaited,
 )
 
 __all__ = ["replay", "Divergence", "ReplayReport", "code_hash_of"]
@@ -87,15 +87,7 @@ class _Replayer:
         self.inputs = [e for e in events if e.type in INPUT_EVENT_TYPES and e.seq <= applied]
         self.out_i = 0
         self.in_i = 0
-        args = from_json(rec.args)
-        from ..lang.base import new_machine
-
-        if rec.kind == "child":
-            self.m = _child_machine(new_machine(unit), unit, args)
-        else:
-            self.m = new_machine(unit, args)
-        if rec.kind == "repl":
-            self.m.extra["repl"] = True
+        self.m = ex.fresh_machine(rec, unit)
         self.m.extra["keys"] = {}
         self.report = ReplayReport(rec.id, 0, 0)
 
@@ -138,6 +130,9 @@ class _Replayer:
         without taking the next step).
         """
         m = self.m
+        if self.rec.kind == "repl" and m.status == "failed":  # as the executor does
+            finish_repl_input(m, self.recorded)
+            return True
         if m.status in ("failed", "aborted"):
             if m.status == "failed" and not m.extra.get("failure_recorded"):
                 e = self.expect(("failed",), {"type": "failed",
@@ -148,11 +143,9 @@ class _Replayer:
                 m.extra["failure_recorded"] = True
                 return True
             if m.status == "aborted":
-                self.expect(("aborted",), {"type": "aborted"}, None)
-                return False
+                return self.ended("aborted")
             if m.extra.get("cancel"):  # as the executor: a failed program can be cancelled
-                self.expect(("cancelled",), {"type": "cancelled"}, None)
-                return False
+                return self.ended("cancelled")
             return self.next_input()
         outcome = m.run(fuel)
         if isinstance(outcome, OutOfFuel):
@@ -161,6 +154,7 @@ class _Replayer:
             finish_repl_input(m, self.recorded)
             return True
         if isinstance(outcome, Done):
+            report_unawaited(m, self.recorded)
             e = self.expect(("completed",), {"type": "completed",
                                              "value": to_json(m.result)}, None)
             self.compare(e, e.data.get("value"), to_json(m.result), None,
@@ -179,9 +173,14 @@ class _Replayer:
         if answered:
             return True
         if m.extra.get("cancel"):
-            self.expect(("cancelled",), {"type": "cancelled"}, None)
-            return False
+            return self.ended("cancelled")
         return self.next_input()
+
+    def ended(self, status: str) -> bool:
+        """The program ends ``aborted`` or ``cancelled``; False (no more turns)."""
+        report_unawaited(self.m, self.recorded)
+        self.expect((status,), {"type": status}, None)
+        return False
 
     def check_end(self) -> None:
         """After the last turn: the record must not go further than the replay did."""

@@ -34,9 +34,18 @@ from .codec import error_from_json, from_json, from_plain, to_json
 from .executor import Executor, new_program_id
 from .replay import ReplayReport, replay
 
-__all__ = ["Runtime", "RuntimeError_", "Waiting", "ReplResult"]
+__all__ = ["Runtime", "RuntimeError_", "Waiting", "ReplResult", "describe_unawaited"]
 
 RESTARTS = ("retry", "use-value", "abort")
+
+
+def describe_unawaited(lost: dict[str, Any]) -> str:
+    """One line about an async fiber that failed with nobody awaiting it (``{"fiber",
+    "error"}`` as recorded), for ``show``, ``run`` and the REPL."""
+    error = lost.get("error") or {}
+    where = f" at {error['where']}" if error.get("where") else ""
+    return (f"async fiber {lost.get('fiber')} failed and was never awaited: "
+            f"{error.get('type')}: {error.get('message')}{where}")
 
 
 class RuntimeError_(FlowmetalError):
@@ -207,8 +216,38 @@ class Runtime:
         except StoreError as exc:
             raise RuntimeError_(str(exc)) from None
 
-    def cancel(self, program_id: str) -> int:
-        return self._input(program_id, "cancel-requested", {})
+    def cancel(self, program_id: str, reason: str | None = None) -> int:
+        """Ask the program to end as ``cancelled``; returns the request's seq. When it ends
+        (at its next drive), its unfinished children get a ``cancel-requested`` too."""
+        return self._input(program_id, "cancel-requested",
+                           {"reason": reason} if reason else {})
+
+    def cancel_now(self, program_id: str) -> tuple[ProgramRecord, list[ProgramRecord]]:
+        """Cancel the program and drive it and its descendants here, so that all of them
+        record their cancellation now rather than when a worker next looks.
+
+        Returns the program's record and those of the descendants that were running.
+        """
+        running = self._children(program_id)
+        self.cancel(program_id)
+        rec = self.executor.drive(program_id).program
+        while True:  # each cancelled child cancels its own children when driven
+            ready = [c for c in self._descendants(program_id) if c.status == "ready"]
+            if not ready:
+                break
+            for child in ready:
+                self.executor.drive(child.id)
+        return rec, [self.store.get_program(c.id) for c in running]
+
+    def _descendants(self, program_id: str) -> list[ProgramRecord]:
+        """Every child program of the program, finished or not, and theirs."""
+        found: list[ProgramRecord] = []
+        parents = [program_id]
+        while parents:
+            kids = self.store.list_programs(parent_id=parents.pop(), kind="child")
+            found += kids
+            parents += [c.id for c in kids]
+        return found
 
     def recover(self, program_id: str, how: str, value: Any = None) -> int:
         """Choose a restart for a failed program: ``retry``, ``use-value`` (JSON), ``abort``."""
@@ -250,22 +289,13 @@ class Runtime:
                   until: Callable[[ProgramRecord], bool] | None = None) -> ReplResult:
         """Evaluate ``text`` in the session, durably, and drive it until it is answered.
 
-        Read and compile errors raise (nothing is recorded); a runtime error comes back in
+        Read and compile errors raise (nothing is recorded); a runtime error, thrown by the
+        input or into it (a failed effect, a timeout, a failed child), comes back in
         ``ReplResult.error`` and the session carries on. ``until`` is as for ``run``: it
         lets a front end stop waiting (the input then finishes later).
         """
-        glob = self.repl_globals(session_id)
-        unit = load(text, source, glob)
-        self.executor.save_code(unit, text)
-        seq = self._input(session_id, "eval", {"code_hash": unit.hash, "source": text})
-        while True:
-            outcome = self.run(session_id, until=lambda rec: self._answered(session_id, seq)
-                               or (until is not None and until(rec)))
-            answer = self._answered(session_id, seq)
-            if (answer is not None or isinstance(outcome, Waiting) or outcome.finished
-                    or outcome.status == "failed"):  # stopped at an error: report, don't spin
-                break
-        return self._repl_result(session_id, seq, answer)
+        seq = self.repl_submit(session_id, text, source=source)
+        return self.repl_wait(session_id, seq, until=until)
 
     def _answered(self, session_id: str, seq: int) -> EventRecord | None:
         for e in self.store.events(session_id, after=seq, types=["evaluated", "failed"]):
@@ -286,12 +316,15 @@ class Runtime:
     # -- REPL front-end helpers (used by flowmetal/repl) ---------------------------------
 
     def repl_pending(self, session_id: str) -> int | None:
-        """The seq of the session's last input if it has no answer yet (it waits on the
-        outside, or its evaluation was interrupted), else None."""
+        """The seq of the session's oldest input with no answer yet (it waits on the
+        outside, or its evaluation was interrupted; later inputs queue behind it), else
+        None."""
         evals = self.store.events(session_id, types=["eval"])
         if not evals or self._answered(session_id, evals[-1].seq) is not None:
-            return None
-        return evals[-1].seq
+            return None  # inputs are answered in order: the last answered means all were
+        answered = {e.data.get("input") for e in self.store.events(
+            session_id, after=evals[0].seq, types=["evaluated", "failed"])}
+        return next(e.seq for e in evals if e.seq not in answered)
 
     def repl_submit(self, session_id: str, text: str, *, source: str = "<repl>") -> int:
         """Compile ``text`` and record it as the session's next input, without driving;
@@ -304,14 +337,14 @@ class Runtime:
     def repl_wait(self, session_id: str, input_seq: int, *,
                   until: Callable[[ProgramRecord], bool] | None = None) -> ReplResult:
         """Drive the session until input ``input_seq`` is answered, or until ``until``
-        says stop (as for ``repl_eval``), or the session stops on an uncaught error that
-        offers restarts (``status == "failed"``): the result is then still ``pending``."""
+        says stop (as for ``repl_eval``): the result is then still ``pending``. Inputs are
+        answered in order, so an earlier one still waiting is answered first."""
         while True:
             outcome = self.run(session_id, until=lambda rec: self._answered(
                 session_id, input_seq) is not None or (until is not None and until(rec)))
             answer = self._answered(session_id, input_seq)
             if (answer is not None or isinstance(outcome, Waiting) or outcome.finished
-                    or outcome.status == "failed"):
+                    or outcome.status == "failed"):  # (a session never stays failed now)
                 return self._repl_result(session_id, input_seq, answer)
 
     def fire_timer(self, program_id: str, key: str) -> ProgramRecord:
@@ -353,6 +386,12 @@ class Runtime:
         return report
 
     # -- reading -----------------------------------------------------------------------
+
+    def unawaited_errors(self, program_id: str) -> list[dict[str, Any]]:
+        """The errors of async fibers that failed with nobody awaiting them, reported when
+        the program ended (``{"fiber": id, "error": error as JSON}`` each)."""
+        self.get(program_id)
+        return [e.data for e in self.store.events(program_id, types=["unawaited-error"])]
 
     def result(self, program_id: str) -> Any:
         """The program's result as a Flowmetal value (``nil`` until it is done)."""

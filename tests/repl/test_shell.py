@@ -153,22 +153,51 @@ def test_mock_mode_asks_for_results(repl: Captured):
     assert "mock http {:url" in repl.errors()
 
 
-def test_http_without_a_connector_is_hand_fed_and_a_failure_offers_restarts(repl: Captured):
+def test_http_without_a_connector_is_hand_fed_and_a_failure_is_the_inputs_error(
+        repl: Captured):
+    repl.submit("(def kept 1)")
     repl.answers = ["!fail the service is down"]
-    repl.submit('(http/get "https://example.com")')
+    assert repl.submit('(http/get "https://example.com")') == ""
     assert "no connector performs http effects" in repl.errors()
     assert "runtime error (effect-failed): the service is down" in repl.errors()
-    assert ",restart retry" in repl.errors()
-    repl.submit("(+ 1 1)")
-    assert "(your new input was not evaluated)" in repl.errors()
-    assert repl.submit(',restart use-value {"status": 204}') == '{"status" 204}\n'
+    assert repl.shell.failures == 1
+    assert repl.submit("[kept (ex-message *e)]") == '[1 "the service is down"]\n'
+    assert "not evaluated" not in repl.errors()
+    assert repl.session.record.status == "waiting"
+    assert repl.session.rt.replay(repl.session.id).ok
+
+
+def test_a_receive_timeout_is_the_inputs_error_and_the_session_goes_on(repl: Captured):
+    repl.submit("(receive :never :timeout 0.05)")
+    assert "runtime error (timeout)" in repl.errors()
     assert repl.submit("(+ 1 1)") == "2\n"
 
 
-def test_a_receive_timeout_stops_the_session_until_a_restart(repl: Captured):
-    repl.submit('(receive :never :timeout 0.05)')
-    assert "runtime error (timeout)" in repl.errors()
-    assert repl.submit(",restart use-value 5") == "5\n"
+def test_a_spawned_child_runs_a_function_defined_in_the_session(repl: Captured):
+    repl.submit("(defn shout [s] (println (str s \"!\")) (count s))")
+    printed = repl.submit("(await (spawn 'shout \"hey\"))")
+    [kid] = repl.session.store.list_programs(parent_id=repl.session.id)
+    assert printed == f"[{kid.id}] hey!\n3\n"
+
+
+def test_an_async_failure_nobody_awaits_is_reported_once(repl: Captured):
+    assert repl.submit('(def f (async (throw (ex-info "lost" {}))))') == "f\n"
+    repl.submit("(sleep 0.01)")  # the fiber ran (and failed) while this input slept
+    assert repl.errors().count("async fiber 1 failed and was never awaited: error: lost") == 1
+    repl.submit("1")
+    assert repl.errors().count("never awaited") == 1
+    assert repl.submit("(try (await f) (catch e (ex-message e)))") == '"lost"\n'
+
+
+def test_reset_asks_the_sessions_children_to_cancel(repl: Captured):
+    repl.submit("(defn wait-forever [] (receive :never))")
+    repl.submit("(def kid (spawn 'wait-forever))")
+    [kid] = repl.session.store.list_programs(parent_id=repl.session.id)
+    old = repl.session.id
+    repl.submit(",reset")
+    [asked] = repl.session.store.events(kid.id, types=["cancel-requested"])
+    assert asked.data == {"reason": f"its REPL session {old} was reset"}
+    assert repl.session.rt.drive(kid.id).status == "cancelled"
 
 
 # -- interrupts ------------------------------------------------------------------------------
