@@ -15,9 +15,12 @@ a snapshot holds only what the program itself made.
 from __future__ import annotations
 
 import json
+import operator
 import zlib
 from collections import deque
 from collections.abc import Callable
+from itertools import islice
+from operator import is_not
 from typing import Any
 
 from . import machine as M
@@ -31,6 +34,8 @@ __all__ = ["encode", "decode", "encode_value", "decode_value", "SnapshotError", 
 
 VERSION = 1
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
+_PLAIN = frozenset((str, int, bool, type(None)))  # scalars that are always JSON as they are
 _FRAMES = {cls.KIND: cls for cls in M.FRAME_TYPES}
 _MACHINE_FIELDS = (
     "glob", "docs", "max_depth", "steps", "fibers", "runq", "next_fiber", "next_effect",
@@ -45,116 +50,161 @@ class SnapshotError(Exception):
     """The bytes are not a snapshot this version can read."""
 
 
-class _Encoder:
-    def __init__(self, base_names: dict[int, str], keep_spans: bool) -> None:
-        self.ids: dict[int, int] = {}
-        self.heap: list[Any] = []
-        self.keep: list[Any] = []  # keep encoded objects alive so ids stay unique
-        self.todo: list[Any] = []
-        self.base_names = base_names
-        self.keep_spans = keep_spans
+def _referrer(objs: list[Any], todo: list[int]) -> Callable[[Any], Any]:
+    """``ref(x)``: a scalar as itself, anything else as ``[i]``, its index in the heap. An
+    object first seen is appended to ``objs`` and its index to ``todo``. A closure, not a
+    method: it runs for every value of every snapshot."""
+    ids: dict[int, int] = {}
+    get, append, push = ids.get, objs.append, todo.append
 
-    def ref(self, obj: Any) -> Any:
-        if type(obj) in _SCALARS and not (type(obj) is float and obj != obj):
+    def ref(obj: Any) -> Any:
+        t = type(obj)
+        if t in _SCALAR_TYPES and (t is not float or obj == obj):
             return obj
-        key = id(obj)
-        found = self.ids.get(key)
+        found = get(id(obj))
         if found is None:
-            found = len(self.heap)
-            self.ids[key] = found
-            self.heap.append(None)
-            self.keep.append(obj)
-            self.todo.append(obj)
+            found = ids[id(obj)] = len(objs)
+            append(obj)
+            push(found)
         return [found]
+
+    return ref
+
+
+class _Encoder:
+    """Builds the heap table: ``heap[i]`` is the entry of ``objs[i]``, numbered in the
+    order first seen, entries made last-seen-first (so the same value always encodes to the
+    same bytes: a code unit's hash is the hash of its encoding).
+
+    Entries are made by a per-type function (``_ENTRIES``) rather than a chain of type
+    tests: a snapshot is encoded at every commit, so this loop is on the effect path.
+    """
+
+    def __init__(self, base_names: dict[int, str], keep_spans: bool,
+                 named_types: frozenset[type] = frozenset()) -> None:
+        self.objs: list[Any] = []  # also keeps encoded objects alive, so ids stay unique
+        self.todo: list[int] = []
+        self.base_names = base_names
+        self.named_types = named_types  # the types of the values in base_names
+        self.keep_spans = keep_spans
+        self.ref = _referrer(self.objs, self.todo)
 
     def run(self, root: Any) -> dict:
         root_ref = self.ref(root)
-        while self.todo:
-            obj = self.todo.pop()
-            self.heap[self.ids[id(obj)]] = self.entry(obj)
-        return {"v": VERSION, "root": root_ref, "heap": self.heap}
+        objs, todo, names, named = self.objs, self.todo, self.base_names, self.named_types
+        heap: list[Any] = []
+        while todo:
+            i = todo.pop()
+            obj = objs[i]
+            t = type(obj)
+            name = names.get(id(obj)) if t in named else None
+            if name is not None:
+                entry = ["G", name]
+            else:
+                entry = (_ENTRIES.get(t) or _entry_maker(t))(self, obj)
+            if i < len(heap):
+                heap[i] = entry
+            else:  # entries come last-seen-first: make room up to this one
+                heap.extend([None] * (i - len(heap)))
+                heap.append(entry)
+        return {"v": VERSION, "root": root_ref, "heap": heap}
 
     def span(self, span: Span | None) -> Any:
-        if span is None:
-            return None
-        return self.ref(span)
+        return None if span is None else self.ref(span)
 
-    def entry(self, obj: Any) -> list:
-        r = self.ref
-        t = type(obj)
-        name = self.base_names.get(id(obj))
-        if name is not None:
-            return ["G", name]
-        if t is float:
-            return ["n"]  # NaN: JSON has no spelling for it that round-trips by identity
-        if t is Keyword:
-            return ["k", obj.full]
-        if t is Symbol:
-            return ["y", obj.full, self.span(obj.span) if self.keep_spans else None]
-        if t is Vector or t is List:
-            tag = "V" if t is Vector else "L"
-            out = [tag, self.span(obj.span) if self.keep_spans else None]
-            out.extend(r(x) for x in obj)
-            return out
-        if t is Map:
-            out = ["M", self.span(obj.span) if self.keep_spans else None]
-            for k, v in obj.items():
-                out.append(r(k))
-                out.append(r(v))
-            return out
-        if t is Set:
-            out = ["S", self.span(obj.span) if self.keep_spans else None]
-            out.extend(r(x) for x in obj)
-            return out
-        if t is Span:
-            return ["s", obj.source, obj.line, obj.col, obj.end_line, obj.end_col]
-        if t is list:
-            return ["l", *[r(x) for x in obj]]
-        if t is tuple:
-            return ["t", *[r(x) for x in obj]]
-        if t is dict:
-            out = ["d"]
-            for k, v in obj.items():
-                out.append(r(k))
-                out.append(r(v))
-            return out
-        if t is Atom:
-            return ["A", r(obj.value)]
-        if t is Transient:
-            items = obj.items
-            flat = list(items) if obj.kind == "vector" else [
-                x for kv in items.items() for x in kv]
-            return ["T", obj.kind, *[r(x) for x in flat]]
-        if t is Closure:
-            return ["C", r(obj.fn), r(obj.env)]
-        if t is Macro:
-            return ["m", r(obj.closure)]
-        if t is Builtin:
-            return ["B", obj.name]
-        if t is Primitive:
-            return ["P", obj.name]
-        if t is Future:
-            return ["F", obj.fiber]
-        if t is ExInfo:
-            return ["X", obj.message, r(obj.data), r(obj.cause), r(obj.trace), self.span(obj.span)]
-        if t is TraceEntry:
-            return ["r", obj.name, self.span(obj.span)]
-        if isinstance(obj, N.Node):
-            return ["N", obj.unit.hash, obj.id]
-        if t is N.CodeUnit:
-            return ["U", obj.hash]
-        kind = getattr(t, "KIND", None)
-        if kind is not None and kind in _FRAMES:
-            return ["K", kind, *[r(getattr(obj, f)) for f in t.__slots__]]
-        if t is M.Fiber:
-            return ["f", *[r(getattr(obj, f)) for f in _FIBER_FIELDS]]
-        if t is M.Request:
-            return ["q", obj.id, obj.kind, r(obj.data)]
-        if t is M.Machine:
-            return ["Z", *[r(getattr(obj, f)) for f in _MACHINE_FIELDS]]
-        if t is deque:
-            return ["l", *[r(x) for x in obj]]
-        raise SnapshotError(f"can't store a value of type {t.__name__}")
+    def form_span(self, span: Span | None) -> Any:
+        """A code form's span: kept only when asked (``encode_value(keep_spans=True)``)."""
+        return None if span is None or not self.keep_spans else self.ref(span)
+
+
+# In the entries below, ``x if type(x) in _PLAIN else r(x)`` is ``r(x)`` with the call
+# saved for the commonest children (floats still go through ``ref``, for NaN).
+
+
+def _seq_entry(tag: str) -> Callable[[_Encoder, Any], list]:
+    def entry(enc: _Encoder, obj: Any) -> list:
+        r = enc.ref
+        return [tag, enc.form_span(obj.span), *[x if type(x) in _PLAIN else r(x) for x in obj]]
+    return entry
+
+
+def _map_entry(enc: _Encoder, obj: Any) -> list:
+    r = enc.ref
+    return ["M", enc.form_span(obj.span),
+            *[x if type(x) in _PLAIN else r(x) for kv in obj.items() for x in kv]]
+
+
+def _items_entry(tag: str) -> Callable[[_Encoder, Any], list]:
+    def entry(enc: _Encoder, obj: Any) -> list:
+        r = enc.ref
+        return [tag, *[x if type(x) in _PLAIN else r(x) for x in obj]]
+    return entry
+
+
+def _dict_entry(enc: _Encoder, obj: dict) -> list:
+    r = enc.ref
+    return ["d", *[x if type(x) in _PLAIN else r(x) for kv in obj.items() for x in kv]]
+
+
+def _transient_entry(enc: _Encoder, obj: Transient) -> list:
+    items = obj.items
+    flat = list(items) if obj.kind == "vector" else [x for kv in items.items() for x in kv]
+    r = enc.ref
+    return ["T", obj.kind, *[r(x) for x in flat]]
+
+
+def _fields_entry(head: tuple, fields: tuple[str, ...]) -> Callable[[_Encoder, Any], list]:
+    """An entry ``[*head, field, field...]`` for an object with these fields."""
+    getter = operator.attrgetter(*fields) if len(fields) > 1 else (
+        lambda obj: (getattr(obj, fields[0]),))
+
+    def entry(enc: _Encoder, obj: Any) -> list:
+        r = enc.ref
+        return [*head, *[x if type(x) in _PLAIN else r(x) for x in getter(obj)]]
+    return entry
+
+
+_ENTRIES: dict[type, Callable[[_Encoder, Any], list]] = {
+    float: lambda enc, obj: ["n"],  # NaN: JSON has no spelling for it that round-trips
+    Keyword: lambda enc, obj: ["k", obj.full],
+    Symbol: lambda enc, obj: ["y", obj.full, enc.form_span(obj.span)],
+    Vector: _seq_entry("V"),
+    List: _seq_entry("L"),
+    Set: _seq_entry("S"),
+    Map: _map_entry,
+    Span: lambda enc, obj: ["s", obj.source, obj.line, obj.col, obj.end_line, obj.end_col],
+    list: _items_entry("l"),
+    deque: _items_entry("l"),
+    tuple: _items_entry("t"),
+    dict: _dict_entry,
+    Atom: lambda enc, obj: ["A", enc.ref(obj.value)],
+    Transient: _transient_entry,
+    Closure: lambda enc, obj: ["C", enc.ref(obj.fn), enc.ref(obj.env)],
+    Macro: lambda enc, obj: ["m", enc.ref(obj.closure)],
+    Builtin: lambda enc, obj: ["B", obj.name],
+    Primitive: lambda enc, obj: ["P", obj.name],
+    Future: lambda enc, obj: ["F", obj.fiber],
+    ExInfo: lambda enc, obj: ["X", obj.message, enc.ref(obj.data), enc.ref(obj.cause),
+                              enc.ref(obj.trace), enc.span(obj.span)],
+    TraceEntry: lambda enc, obj: ["r", obj.name, enc.span(obj.span)],
+    N.CodeUnit: lambda enc, obj: ["U", obj.hash],
+    M.Fiber: _fields_entry(("f",), _FIBER_FIELDS),
+    M.Request: lambda enc, obj: ["q", obj.id, obj.kind, enc.ref(obj.data)],
+    M.Machine: _fields_entry(("Z",), _MACHINE_FIELDS),
+    **{cls: _fields_entry(("K", cls.KIND), cls.__slots__) for cls in M.FRAME_TYPES},
+}
+
+
+def _node_entry(enc: _Encoder, obj: N.Node) -> list:
+    return ["N", obj.unit.hash, obj.id]
+
+
+def _entry_maker(t: type) -> Callable[[_Encoder, Any], list]:
+    """The entry function for a type first met: every Node subclass is code by reference."""
+    if issubclass(t, N.Node):
+        _ENTRIES[t] = _node_entry
+        return _node_entry
+    raise SnapshotError(f"can't store a value of type {t.__name__}")
 
 
 _MUTABLE = frozenset("l d A T C m f K Z q".split())
@@ -325,8 +375,12 @@ class _Decoder:
 _UNSET = object()
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+"""Compact, and without the cycle check: a heap table is flat, its entries refer by index."""
+
+
 def _dumps(doc: dict) -> bytes:
-    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
+    return zlib.compress(_JSON.encode(doc).encode(), 1)
 
 
 def _loads(blob: bytes) -> dict:
@@ -351,28 +405,50 @@ def decode_value(blob: bytes) -> Any:
     return _Decoder(doc["heap"], None, {}).run(doc["root"])
 
 
-_NAMES_CACHE: list[Any] = [None, None]
+class _Base:
+    """What encoding needs to know of one base environment, computed once per base."""
+
+    def __init__(self, base: dict[str, Any]) -> None:
+        self.glob = base
+        self.names = {id(v): k for k, v in base.items() if type(v) not in _SCALARS}
+        self.types = frozenset(type(v) for v in base.values() if type(v) not in _SCALARS)
+        self.keys = list(base)
+        self.values = list(base.values())
+
+    def user_globals(self, glob: dict[str, Any]) -> dict[str, Any]:
+        """The part of ``glob`` that is not the base's: what the program defined.
+
+        A machine's globals are a copy of the base followed by the program's own names, so
+        this usually compares the two prefixes at C speed (this runs at every commit) and
+        only falls back to a name-by-name diff when a base name was redefined.
+        """
+        n = len(self.keys)
+        if (len(glob) >= n and list(islice(glob, n)) == self.keys
+                and not any(map(is_not, glob.values(), self.values))):
+            return dict(islice(glob.items(), n, None))
+        base = self.glob
+        return {k: v for k, v in glob.items() if base.get(k, _UNSET) is not v}
 
 
-def _base_names(base: dict[str, Any]) -> dict[int, str]:
-    """id -> name for the base environment's values; computed once per base."""
-    if _NAMES_CACHE[0] is not base:
-        _NAMES_CACHE[0] = base
-        _NAMES_CACHE[1] = {id(v): k for k, v in base.items() if type(v) not in _SCALARS}
-    return _NAMES_CACHE[1]
+_BASE_CACHE: list[_Base] = []
+
+
+def _base_info(base: dict[str, Any]) -> _Base:
+    if not _BASE_CACHE or _BASE_CACHE[0].glob is not base:
+        _BASE_CACHE[:] = [_Base(base)]
+    return _BASE_CACHE[0]
 
 
 def encode(machine: M.Machine, base: dict[str, Any]) -> bytes:
     """Encode a machine, writing values that are in ``base`` (the prelude) by name."""
-    names = _base_names(base)
+    info = _base_info(base)
     saved_glob = machine.glob
     machine._save()
-    machine.glob = {k: v for k, v in saved_glob.items() if base.get(k, _UNSET) is not v}
+    machine.glob = info.user_globals(saved_glob)
     current = machine.fiber
     try:
         machine.fiber = None
-        enc = _Encoder(names, False)
-        doc = enc.run(machine)
+        doc = _Encoder(info.names, False, info.types).run(machine)
         doc["current"] = current.id if current is not None else None
         return _dumps(doc)
     finally:

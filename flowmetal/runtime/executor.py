@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 import uuid as _uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..lang import snapshot
@@ -60,7 +61,12 @@ def new_program_id() -> str:
 
 @dataclass
 class DriveResult:
-    """What one drive did: the program's record after it, and the output it committed."""
+    """What one drive did: the program's record after it, and the output it committed.
+
+    The record is the one the drive's commit wrote, made without reading it back: its
+    ``updated_at`` is this process's clock at the commit, and its lease fields are as the
+    executor last read them.
+    """
 
     program: ProgramRecord
     output: list[str] = field(default_factory=list)
@@ -112,8 +118,8 @@ class Executor:
         self.checkpoint_steps = checkpoint_steps
         self.base = base()
         self.units: dict[str, CodeUnit] = dict(self.base.units)
-        # program id -> (last_seq, machine) for machines this executor committed last
-        self._cache: dict[str, tuple[int, Machine]] = {}
+        # program id -> (record, machine) as this executor's last commit left them
+        self._cache: dict[str, tuple[ProgramRecord, Machine]] = {}
 
     # -- code ------------------------------------------------------------------------
 
@@ -174,23 +180,45 @@ class Executor:
                 return DriveResult(self.store.get_program(program_id))
         raise ConflictError(f"program {program_id}: gave up after {max_attempts} conflicts")
 
-    def _machine_for(self, rec: ProgramRecord) -> Machine:
-        """The machine as last committed: from memory if this executor committed it."""
-        cached = self._cache.pop(rec.id, None)
-        if cached is not None and cached[0] == rec.last_seq:
-            return cached[1]
-        return self.load(rec)
+    def _resume(self, program_id: str, fire: dict[str, float]
+                ) -> tuple[ProgramRecord, Machine | None, list[EventRecord]]:
+        """The program's record, its machine as last committed (None once it finished), and
+        the input events that machine has not applied yet.
 
-    def _drive_once(self, program_id: str, fire: dict[str, float]) -> DriveResult:
+        A machine this executor committed last is kept in memory. Then one read of the log
+        after it is enough: if everything appended since is input (nobody else committed),
+        the machine is current and those are the inputs to apply, with no need to read the
+        program's row or to load and decode its snapshot. Given timers to ``fire``, the
+        caller is driving the program in-process from one wait to the next, and not even
+        that read is made when the machine has applied all it committed: should anything
+        have been appended meanwhile, the commit's compare-and-set refuses the commit and
+        the drive starts over, reading everything.
+        """
+        cached = self._cache.pop(program_id, None)
+        if cached is not None:
+            rec, m = cached
+            cursor = m.extra.get("cursor", 0)
+            if fire and cursor == rec.last_seq:
+                return rec, m, []
+            news = self.store.events(program_id, after=cursor)
+            later = [e for e in news if e.seq > rec.last_seq]
+            if all(e.type in INPUT_EVENT_TYPES for e in later):
+                if later:
+                    rec = replace(rec, last_seq=later[-1].seq, status="ready")
+                return rec, m, [e for e in news if e.type in INPUT_EVENT_TYPES]
         rec = self.store.get_program(program_id)
         if rec.finished:
+            return rec, None, []
+        m = self.load(rec)
+        news = self.store.events(program_id, after=m.extra.get("cursor", 0))
+        return rec, m, [e for e in news if e.type in INPUT_EVENT_TYPES]
+
+    def _drive_once(self, program_id: str, fire: dict[str, float]) -> DriveResult:
+        rec, m, inputs = self._resume(program_id, fire)
+        if m is None:
             return DriveResult(rec)
-        m = self._machine_for(rec)
         extra = m.extra
         extra.setdefault("keys", {})
-        cursor = extra.get("cursor", 0)
-        inputs = [e for e in self.store.events(program_id, after=cursor)
-                  if e.type in INPUT_EVENT_TYPES]
         batch = _Batch(rec.last_seq)
         fired = {str(e.data.get("key")) for e in inputs if e.type == "timer-fired"}
         for key, due in fire.items():
@@ -357,8 +385,7 @@ class Executor:
         return kids + [p.id for p in batch.programs if p.id not in kids]
 
     def _checkpoint(self, rec: ProgramRecord, m: Machine, batch: _Batch) -> ProgramRecord:
-        self._commit(rec, m, batch, "ready")
-        return self.store.get_program(rec.id)
+        return self._commit(rec, m, batch, "ready").program
 
     def _commit(self, rec: ProgramRecord, m: Machine, batch: _Batch, status: str,
                 result: Any = None, error: Any = None) -> DriveResult:
@@ -377,12 +404,16 @@ class Executor:
             waiting=waiting, new_timers=batch.timers, cancel_timers=batch.cancel_timers,
             new_tasks=batch.tasks, new_callbacks=batch.callbacks, new_programs=batch.programs,
             send=batch.send))
+        # The record as this commit left it, without reading it back.
+        rec = ProgramRecord(rec.id, rec.name, rec.kind, rec.code_hash, rec.parent_id,
+                            rec.parent_step, status, rec.args, result, error, waiting, last_seq,
+                            rec.created_at, time.time(), rec.lease_owner, rec.lease_until)
         if status in ("waiting", "failed", "ready"):
-            self._cache[rec.id] = (last_seq, m)
+            self._cache[rec.id] = (rec, m)
         if self.on_output is not None:
             for text in batch.output:
                 self.on_output(rec.id, text)
-        return DriveResult(self.store.get_program(rec.id), batch.output, len(batch.events))
+        return DriveResult(rec, batch.output, len(batch.events))
 
 
 def _key_of(keys: dict[str, int], eid: int) -> str | None:

@@ -5,21 +5,28 @@ release it. Run as many workers as you like on one store: leases keep two from d
 the same program at once, and the executor's compare-and-set commit keeps them safe even
 when a lease expires mid-drive. A worker killed with ``kill -9`` loses nothing: its leases
 expire and another worker (or the same one restarted) takes the programs over.
+
+With nothing to do, a worker waits on ``store.wait_for_change`` (PostgreSQL's
+``LISTEN``/``NOTIFY``, SQLite's data version), so it starts on new work as soon as any
+process writes it, not at its next poll. Debugger forks (kind ``fork``) are never driven by
+a worker: only the debugger that made one drives it.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..store.contract import Store
+from ..store.contract import PROGRAM_KINDS, Store
 from .clock import Clock, RealClock
 from .executor import Executor
 
-__all__ = ["Worker", "WorkerStats"]
+__all__ = ["Worker", "WorkerStats", "DRIVEN_KINDS"]
+
+DRIVEN_KINDS = tuple(sorted(PROGRAM_KINDS - {"fork"}))
+"""The kinds of program a worker drives: all but debugger forks."""
 
 
 @dataclass
@@ -33,7 +40,8 @@ class Worker:
     """Drives whatever is runnable in ``store``.
 
     :param lease_seconds: how long a program stays leased to this worker per drive.
-    :param poll_interval: the longest sleep between looks at the store when idle.
+    :param poll_interval: the longest wait for a change between looks at the store when idle
+        (a timer falling due sooner shortens it).
     """
 
     def __init__(self, store: Store, *, worker_id: str | None = None, clock: Clock | None = None,
@@ -53,7 +61,7 @@ class Worker:
         fired = self.store.fire_due_timers(now=self.clock.now())
         self.stats.timers_fired += len(fired)
         ids = self.store.claim_ready(worker=self.id, lease_seconds=self.lease_seconds,
-                                     limit=self.batch, now=self.clock.now())
+                                     limit=self.batch, kinds=DRIVEN_KINDS, now=self.clock.now())
         for pid in ids:
             try:
                 self.executor.drive(pid)
@@ -65,6 +73,8 @@ class Worker:
     def run(self, *, stop: Callable[[], bool] = lambda: False, until_idle: bool = False) -> None:
         """Work until ``stop()`` says so (or, with ``until_idle``, until nothing is left
         that can run without waiting for a timer or the outside world)."""
+        if not until_idle:
+            self.store.wait_for_change(0)  # start watching before the first look: miss nothing
         while not stop():
             if self.step():
                 continue
@@ -75,4 +85,4 @@ class Worker:
             wait = self.poll_interval
             if due is not None:
                 wait = min(wait, max(0.0, due - self.clock.now()))
-            time.sleep(wait)
+            self.store.wait_for_change(wait)

@@ -81,17 +81,25 @@ CALLBACK_COLS = "token, program_id, effect_key, created_at, completed_at, payloa
 # -- JSON -----------------------------------------------------------------------------------
 
 
-def dump_json(value: Any, what: str) -> str:
-    """JSON text for a value; NaN and infinities are refused so any JSON reader can load it."""
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+"""One encoder for every value: ``json.dumps`` with options builds a new one per call."""
+
+
+def dump_json(value: Any, what: str, *args: Any) -> str:
+    """JSON text for a value; NaN and infinities are refused so any JSON reader can load it.
+
+    ``what`` names the value in the error, formatted with ``args`` (``%`` style) only if
+    there is an error: commits encode every event, and most values encode fine.
+    """
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODE(value)
     except (TypeError, ValueError) as e:
-        raise StoreError(f"{what} is not JSON-compatible: {e}") from None
+        raise StoreError(f"{what % args if args else what} is not JSON-compatible: {e}") from None
 
 
-def dump_json_or_null(value: Any, what: str) -> str | None:
+def dump_json_or_null(value: Any, what: str, *args: Any) -> str | None:
     """Like :func:`dump_json`, but None is stored as SQL NULL (for the nullable JSON columns)."""
-    return None if value is None else dump_json(value, what)
+    return None if value is None else dump_json(value, what, *args)
 
 
 def load_json(text: str | None) -> Any:

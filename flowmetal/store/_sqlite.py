@@ -18,6 +18,7 @@ open one store per thread or process.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -82,6 +83,12 @@ MIN_SQLITE_VERSION = (3, 24, 0)
 # MIGRATIONS[v] takes a file from version v-1 to v. Version 0 is an empty file. Never edit a
 # released migration: add the next one, and bump SCHEMA_VERSION. docs/store.md documents the
 # result; tests/store/test_docs.py checks that every column is described there.
+#
+# One exception, physical and not logical: events, snapshots and timers are created WITHOUT
+# ROWID (clustered on their primary key), so a commit writes one page of each instead of one
+# of the table and one of its key's index; fewer pages make each commit's fsync and the WAL
+# checkpoints cheaper. Files created before that have them as rowid tables: the same
+# columns, keys and behaviour, so both are version 1 and nothing migrates them.
 
 _V1 = (
     """CREATE TABLE meta (
@@ -125,7 +132,7 @@ _V1 = (
         data       TEXT NOT NULL,
         at         REAL NOT NULL,
         PRIMARY KEY (program_id, seq)
-    )""",
+    ) WITHOUT ROWID""",
     # The log is append-only for every writer, not only for this code.
     """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
        BEGIN SELECT RAISE(ABORT, 'flowmetal events are append-only'); END""",
@@ -138,13 +145,13 @@ _V1 = (
         state      BLOB NOT NULL,
         created_at REAL NOT NULL,
         PRIMARY KEY (program_id, seq)
-    )""",
+    ) WITHOUT ROWID""",
     """CREATE TABLE timers (
         program_id TEXT NOT NULL REFERENCES programs (id),
         key        TEXT NOT NULL,
         due_at     REAL NOT NULL,
         PRIMARY KEY (program_id, key)
-    )""",
+    ) WITHOUT ROWID""",
     "CREATE INDEX timers_due ON timers (due_at)",
     """CREATE TABLE tasks (
         id              INTEGER PRIMARY KEY,
@@ -194,12 +201,27 @@ _UPDATE_PROGRAM_IF_CURRENT = (
     " updated_at = ?"
     f" WHERE id = ? AND last_seq = ? AND status NOT IN ({FINISHED_SQL})"
 )
+# The same when the status stays as it is. Leaving status out of the SET spares the write of a
+# programs_status index page: SQLite rewrites the index entry of every column it sets, even to
+# the value it had. Used when this store made the program's last commit, with that status.
+_UPDATE_PROGRAM_SAME_STATUS = (
+    "UPDATE programs SET last_seq = ?, result = ?, error = ?, waiting = ?, updated_at = ?"
+    " WHERE id = ? AND last_seq = ? AND status = ?"
+)
 _UPDATE_PROGRAM_READY = (
     "UPDATE programs SET last_seq = ?, status = 'ready', updated_at = ? WHERE id = ?"
 )
 _UPDATE_PROGRAM_STATUS = "UPDATE programs SET last_seq = ?, status = ?, updated_at = ? WHERE id = ?"
 _INSERT_EVENT = f"INSERT INTO events ({EVENT_COLS}) VALUES (?, ?, ?, ?, ?)"
-_PRUNE_SNAPSHOTS = "DELETE FROM snapshots WHERE program_id = ? AND seq > ? AND seq < ?"
+# Snapshot retention in one statement: every snapshot of the current block older than the
+# new one becomes the new one. Each row gets the same values, and REPLACE deletes the rows
+# that then collide, so exactly one is left (the same result as deleting the block's older
+# snapshots and inserting the new one). When the block has none yet, nothing matches and the
+# new snapshot is inserted (_UPSERT_SNAPSHOT).
+_MOVE_SNAPSHOT = (
+    "UPDATE OR REPLACE snapshots SET seq = ?, step = ?, state = ?, created_at = ?"
+    " WHERE program_id = ? AND seq > ? AND seq < ?"
+)
 _SET_CODE_HASH = "UPDATE programs SET code_hash = ? WHERE id = ?"
 _UPSERT_SNAPSHOT = (
     f"INSERT INTO snapshots ({SNAPSHOT_COLS}) VALUES (?, ?, ?, ?, ?)"
@@ -211,6 +233,11 @@ _UPSERT_TIMER = (
     " ON CONFLICT (program_id, key) DO UPDATE SET due_at = excluded.due_at"
 )
 _DELETE_TIMER = "DELETE FROM timers WHERE program_id = ? AND key = ?"
+# A commit that cancels one timer and sets another (a sleep fired, the next one asked for)
+# turns the one into the other: one statement instead of a delete and an insert.
+_RENAME_TIMER = (
+    "UPDATE OR REPLACE timers SET key = ?, due_at = ? WHERE program_id = ? AND key = ?"
+)
 _INSERT_TASK = (
     "INSERT INTO tasks (program_id, effect_key, idempotency_key, kind, request, status,"
     " attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
@@ -226,20 +253,92 @@ _CANCEL_OPEN_TASKS = (
 )
 _DELETE_PROGRAM_TIMERS = "DELETE FROM timers WHERE program_id = ?"
 
+_WAKE_POLL_SECONDS = 0.01
+"""How often ``wait_for_change`` looks at the file's data version."""
+
+_SELECT_TIMERS = "SELECT program_id, key, due_at FROM timers"
+_TIMER_ORDER = " ORDER BY due_at, program_id, key"
+_SELECT_PROGRAM_TIMERS = _SELECT_TIMERS + " WHERE program_id = ?" + _TIMER_ORDER
+
+_COMMITTED_KEPT = 10_000
+"""How many programs' last commit (seq, status) a store remembers, to pick its UPDATE."""
+
 
 # -- SQL helpers ----------------------------------------------------------------------------
 
 
-def _filtered(select: str, **equals: Any) -> tuple[str, list[Any]]:
-    """``select`` with a WHERE clause for each column given a value other than None."""
-    given = {column: value for column, value in equals.items() if value is not None}
-    if not given:
-        return select, []
-    return select + " WHERE " + " AND ".join(f"{c} = ?" for c in given), list(given.values())
+def _filtered(select: str, order: str, **equals: Any) -> tuple[str, list[Any]]:
+    """``select`` with a WHERE clause for each column given a value other than None, then
+    ``order``; the SQL text for each set of columns is built once."""
+    columns = tuple(column for column, value in equals.items() if value is not None)
+    return _where(select, columns, order), [equals[column] for column in columns]
+
+
+@functools.lru_cache(maxsize=64)
+def _where(select: str, columns: tuple[str, ...], order: str) -> str:
+    where = " WHERE " + " AND ".join(f"{c} = ?" for c in columns) if columns else ""
+    return select + where + order
 
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
+
+
+class _Reading:
+    """The context of one read: the store's lock held, sqlite3 errors translated.
+
+    A class rather than a ``@contextmanager`` generator: every store call enters one, and
+    this costs a fraction of a generator's set-up on the effect path.
+    """
+
+    __slots__ = ("store", "what")
+
+    def __init__(self, store: SqliteStore, what: str) -> None:
+        self.store, self.what = store, what
+
+    def __enter__(self) -> None:
+        self.store._lock.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None,
+                 tb: object) -> None:
+        self.store._lock.release()
+        if isinstance(e, sqlite3.Error):
+            raise self.store._error(e, self.what) from e
+
+
+class _Writing(_Reading):
+    """The context of one write transaction (see :meth:`SqliteStore._writing`)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        store = self.store
+        store._lock.acquire()
+        try:
+            store._begin_write()
+        except BaseException as e:
+            store._lock.release()
+            if isinstance(e, sqlite3.Error):
+                raise store._error(e, self.what) from e
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None,
+                 tb: object) -> None:
+        store = self.store
+        try:
+            if e is None:
+                try:
+                    store._x("COMMIT")
+                except BaseException as failed:
+                    e = failed
+            if e is not None:
+                store._rollback()
+        finally:
+            store._lock.release()
+        if isinstance(e, sqlite3.Error):
+            raise store._error(e, self.what) from e
+        if e is not None and kind is None:
+            raise e  # COMMIT itself failed with something other than an sqlite3 error
 
 
 # -- the store ------------------------------------------------------------------------------
@@ -276,6 +375,10 @@ class SqliteStore(Store):
         self.read_only = read_only
         self._tracer = tracer
         self._lock = threading.Lock()
+        # program id -> (last_seq, status) of the last commit this store made to it; a hint
+        # for commit's UPDATE, never trusted for correctness (see commit)
+        self._committed: dict[str, tuple[int, str]] = {}
+        self._data_version: int | None = None  # as wait_for_change last saw it
         synchronous = synchronous.upper()
         if synchronous not in ("FULL", "NORMAL"):
             raise StoreError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}.")
@@ -403,22 +506,25 @@ class SqliteStore(Store):
             "file is not a database" in str(e)
         )
 
+    def _error(self, e: sqlite3.Error, what: str) -> StoreError:
+        """The StoreError that says what we were doing when sqlite3 raised ``e``."""
+        if self._is_not_a_database(e):
+            return SchemaError(
+                f"{self.path} is not a Flowmetal store: it is not an SQLite database."
+            )
+        return StoreError(f"Could not {what}: {e}")
+
     @contextmanager
     def _translate(self, what: str) -> Iterator[None]:
         """Turn any sqlite3 exception into a StoreError that says what we were doing."""
         try:
             yield
         except sqlite3.Error as e:
-            if self._is_not_a_database(e):
-                raise SchemaError(
-                    f"{self.path} is not a Flowmetal store: it is not an SQLite database."
-                ) from e
-            raise StoreError(f"Could not {what}: {e}") from e
+            raise self._error(e, what) from e
 
-    @contextmanager
-    def _reading(self, what: str) -> Iterator[None]:
-        with self._lock, self._translate(what):
-            yield
+    def _reading(self, what: str) -> _Reading:
+        """``with self._reading(what):`` hold the lock; sqlite3 errors become StoreErrors."""
+        return _Reading(self, what)
 
     def _any(self, sql: str, params: Sequence[Any], what: str) -> bool:
         """Whether a query finds a row, asked with a read: pollers (claim_tasks, claim_ready,
@@ -426,17 +532,10 @@ class SqliteStore(Store):
         with self._reading(what):
             return self._x(sql, params).fetchone() is not None
 
-    @contextmanager
-    def _writing(self, what: str) -> Iterator[None]:
-        """One write transaction: BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any error."""
-        with self._lock, self._translate(what):
-            self._begin_write()
-            try:
-                yield
-                self._x("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
+    def _writing(self, what: str) -> _Writing:
+        """``with self._writing(what):`` one write transaction under the lock: BEGIN
+        IMMEDIATE, then COMMIT, or ROLLBACK on any error; sqlite3 errors become StoreErrors."""
+        return _Writing(self, what)
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -585,10 +684,9 @@ class SqliteStore(Store):
         limit: int = 1000,
     ) -> list[ProgramRecord]:
         sql, params = _filtered(
-            f"SELECT {PROGRAM_COLS} FROM programs",
+            f"SELECT {PROGRAM_COLS} FROM programs", " ORDER BY created_at DESC, id DESC LIMIT ?",
             status=status, kind=kind, parent_id=parent_id,
         )  # fmt: skip
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         with self._reading("list programs"):
             return [program_record(r) for r in self._x(sql, (*params, limit))]
 
@@ -659,21 +757,21 @@ class SqliteStore(Store):
         # Encode everything before taking the write lock, so the lock is held for SQL only.
         where = f"program {program_id!r}"
         program_row = (
-            last_seq, c.status, dump_json_or_null(c.result, f"result of {where}"),
-            dump_json_or_null(c.error, f"error of {where}"),
-            dump_json_or_null(c.waiting, f"waiting of {where}"), now, program_id, c.expected_seq,
+            last_seq, c.status, dump_json_or_null(c.result, "result of %s", where),
+            dump_json_or_null(c.error, "error of %s", where),
+            dump_json_or_null(c.waiting, "waiting of %s", where), now, program_id, c.expected_seq,
         )  # fmt: skip
         event_rows = [
-            (program_id, seq, type, dump_json(data, f"event {seq} of {where}"), now)
+            (program_id, seq, type, dump_json(data, "event %d of %s", seq, where), now)
             for seq, (type, data) in enumerate(c.events, c.expected_seq + 1)
         ]
         task_rows = [
             (program_id, t.effect_key, f"{program_id}:{t.effect_key}", t.kind,
-             dump_json(t.request, f"request of task {t.effect_key!r} of {where}"), now, now)
+             dump_json(t.request, "request of task %r of %s", t.effect_key, where), now, now)
             for t in c.new_tasks
         ]  # fmt: skip
         sends = [
-            (target, type, dump_json(data, f"{type} event sent to program {target!r}"))
+            (target, type, dump_json(data, "%s event sent to program %r", type, target))
             for target, type, data in c.send
         ]
         for target, type, _ in sends:
@@ -681,22 +779,30 @@ class SqliteStore(Store):
             if target == program_id:
                 raise StoreError(f"A commit to {where} cannot send input to itself.")
 
+        # Our last commit to this program left it at expected_seq with this same status (and
+        # the status changes only with an appended event or an operator's set_status): try
+        # the update that leaves status alone; if the row says otherwise, do the full one.
+        same_status = (self._committed.get(program_id) == (c.expected_seq, c.status)
+                       and c.status not in FINISHED_STATUSES)
         with self._writing(f"commit to {where}"):
-            if self._x(_UPDATE_PROGRAM_IF_CURRENT, program_row).rowcount != 1:
-                self._refuse_commit(program_id, c.expected_seq)
+            if not same_status or self._x(
+                _UPDATE_PROGRAM_SAME_STATUS, (*program_row[:1], *program_row[2:], c.status)
+            ).rowcount != 1:
+                if self._x(_UPDATE_PROGRAM_IF_CURRENT, program_row).rowcount != 1:
+                    self._refuse_commit(program_id, c.expected_seq)
             if event_rows:
                 self._xm(_INSERT_EVENT, event_rows)
             if c.snapshot is not None:
-                self._x(_UPSERT_SNAPSHOT, (program_id, last_seq, c.snapshot_step, c.snapshot, now))
                 # Keep the newest snapshot and the last one of each block of
                 # SNAPSHOT_CHECKPOINT_EVERY events: resume needs only the newest, the
                 # debugger is faster with a few checkpoints, and the file stays small.
                 block_start = last_seq - last_seq % SNAPSHOT_CHECKPOINT_EVERY
-                self._x(_PRUNE_SNAPSHOTS, (program_id, block_start, last_seq))
-            if c.cancel_timers:
-                self._xm(_DELETE_TIMER, [(program_id, key) for key in c.cancel_timers])
-            if c.new_timers:
-                self._xm(_UPSERT_TIMER, [(program_id, key, due) for key, due in c.new_timers])
+                snapshot = (last_seq, c.snapshot_step, c.snapshot, now)
+                if self._x(
+                    _MOVE_SNAPSHOT, (*snapshot, program_id, block_start, last_seq)
+                ).rowcount == 0:
+                    self._x(_UPSERT_SNAPSHOT, (program_id, *snapshot))
+            self._set_timers(program_id, c.cancel_timers, c.new_timers)
             if task_rows:
                 self._xm(_INSERT_TASK, task_rows)
             if c.new_callbacks:
@@ -712,7 +818,26 @@ class SqliteStore(Store):
                 self._x(_SET_CODE_HASH, (c.code_hash, program_id))
             if c.status in FINISHED_STATUSES:
                 self._finish(program_id, now)
+                self._committed.pop(program_id, None)
+            else:
+                if len(self._committed) >= _COMMITTED_KEPT:
+                    self._committed.clear()
+                self._committed[program_id] = (last_seq, c.status)
         return last_seq
+
+    def _set_timers(
+        self, program_id: str, cancel: Sequence[str], new: Sequence[tuple[str, float]]
+    ) -> None:
+        """Delete the ``cancel`` timers, then set (insert or replace) the ``new`` ones."""
+        if len(cancel) == 1 and len(new) == 1:
+            [(key, due)] = new
+            if self._x(_RENAME_TIMER, (key, due, program_id, cancel[0])).rowcount == 1:
+                return
+            cancel = ()  # it was not set: nothing to delete
+        if cancel:
+            self._xm(_DELETE_TIMER, [(program_id, key) for key in cancel])
+        if new:
+            self._xm(_UPSERT_TIMER, [(program_id, key, due) for key, due in new])
 
     def _refuse_commit(self, program_id: str, expected_seq: int) -> None:
         """The compare-and-set matched no row: raise the error that says why."""
@@ -802,9 +927,12 @@ class SqliteStore(Store):
         return fired
 
     def list_timers(self, program_id: str | None = None) -> list[TimerRecord]:
-        sql, params = _filtered("SELECT program_id, key, due_at FROM timers", program_id=program_id)
+        if program_id is None:
+            sql, params = _SELECT_TIMERS + _TIMER_ORDER, ()
+        else:
+            sql, params = _SELECT_PROGRAM_TIMERS, (program_id,)
         with self._reading("list timers"):
-            rows = self._x(sql + " ORDER BY due_at, program_id, key", params).fetchall()
+            rows = self._x(sql, params).fetchall()
         return [TimerRecord(*r) for r in rows]
 
     # -- tasks ------------------------------------------------------------------------------
@@ -890,10 +1018,10 @@ class SqliteStore(Store):
         self, program_id: str | None = None, status: str | None = None
     ) -> list[TaskRecord]:
         sql, params = _filtered(
-            f"SELECT {TASK_COLS} FROM tasks", program_id=program_id, status=status
+            f"SELECT {TASK_COLS} FROM tasks", " ORDER BY id", program_id=program_id, status=status
         )
         with self._reading("list tasks"):
-            return [task_record(r) for r in self._x(sql + " ORDER BY id", params)]
+            return [task_record(r) for r in self._x(sql, params)]
 
     # -- callbacks ------------------------------------------------------------------------
 
@@ -999,6 +1127,30 @@ class SqliteStore(Store):
                 ).rowcount
                 == 1
             )
+
+    # -- waking up --------------------------------------------------------------------------
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until another connection commits to the file, or ``timeout`` seconds pass.
+
+        SQLite has no notifications: this looks at ``PRAGMA data_version``, a counter that
+        moves whenever another connection (of any process) commits, every few milliseconds,
+        so an idle worker starts on new work almost at once rather than at its next poll. As
+        on PostgreSQL, the first call starts watching, and a commit made while the caller
+        was busy makes the next call return True at once. Any commit counts, not only those
+        that make work: True is a hint. The store's lock is free while it sleeps.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            with self._reading("watch the store for changes"):
+                version = self._x("PRAGMA data_version").fetchone()[0]
+                seen, self._data_version = self._data_version, version
+            if seen is not None and version != seen:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(_WAKE_POLL_SECONDS, left))
 
     # -- lifetime ---------------------------------------------------------------------------
 

@@ -553,10 +553,11 @@ class Store(ABC):
         change may be announced more than once.
 
         This default cannot hear anything: it sleeps ``timeout`` and returns False, which
-        is plain polling (the SQLite backend keeps it). The PostgreSQL backend overrides it
-        with ``LISTEN``/``NOTIFY``; it starts listening at the first call and from then on
-        remembers changes made while the caller was busy, so call ``wait_for_change(0)``
-        once before the first poll to miss none.
+        is plain polling. The backends override it: PostgreSQL with ``LISTEN``/``NOTIFY``,
+        SQLite by watching the file's data version (which moves when another connection
+        commits). Both start watching at the first call and from then on remember changes
+        made while the caller was busy, so call ``wait_for_change(0)`` once before the first
+        poll to miss none.
 
         Example::
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from flowmetal.store import Store, open_store
+from flowmetal.store._sqlite import MIGRATIONS
 
 POSTGRES_ENV = "FLOWMETAL_TEST_POSTGRES"
 
@@ -52,6 +53,23 @@ class SqliteBackend:
 
     def cleanup(self) -> None:
         pass
+
+
+class SqliteRowidBackend(SqliteBackend):
+    """An SQLite file made before events, snapshots and timers were WITHOUT ROWID tables:
+    the same schema version, with rowid tables. It must keep every promise too."""
+
+    name = "sqlite-rowid"
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            for statement in MIGRATIONS[1]:
+                conn.execute(statement.replace(" WITHOUT ROWID", ""))
+            conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+        finally:
+            conn.close()
 
 
 class PostgresBackend:
@@ -122,10 +140,12 @@ def postgres_url() -> str:
 def make_backend(name: str, tmp_path: Path) -> SqliteBackend | PostgresBackend:
     if name == "postgres":
         return PostgresBackend(postgres_url())
+    if name == "sqlite-rowid":
+        return SqliteRowidBackend(tmp_path)
     return SqliteBackend(tmp_path)
 
 
-BACKENDS = ["sqlite", "postgres"]
+BACKENDS = ["sqlite", "sqlite-rowid", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)

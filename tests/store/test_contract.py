@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -331,6 +332,22 @@ def test_commits_keep_the_newest_snapshot_and_one_checkpoint_per_thousand_events
     assert [info.seq for info in store.snapshots(program)] == [999, 1500, 2005]
 
 
+def test_a_commit_keeps_one_snapshot_of_the_current_block_even_after_stray_ones(backend, store,
+                                                                              program):
+    """Retention holds whatever the table held before: an outside writer's extra snapshots
+    in the current block go with the next commit."""
+    _commit_snapshot_at(store, program, 1003, b"a")
+    for seq in (1001, 1002):
+        backend.sql(
+            "INSERT INTO snapshots (program_id, seq, step, state, created_at)"
+            + (" VALUES (%s, %s, %s, %s, 0)" if backend.name == "postgres"
+               else " VALUES (?, ?, ?, ?, 0)"),
+            (program, seq, seq, b"stray"),
+        )
+    _commit_snapshot_at(store, program, 1005, b"b")
+    assert store.snapshots(program) == [SnapshotInfo(1005, 10050)]
+    assert store.latest_snapshot(program).state == b"b"
+
 def test_commit_sets_replaces_and_cancels_timers(store, program):
     store.commit(
         program,
@@ -344,6 +361,39 @@ def test_commit_sets_replaces_and_cancels_timers(store, program):
     )
     assert [(t.key, t.due_at) for t in store.list_timers(program)] == [("a", 10.0), ("b", 20.0)]
 
+
+def test_a_commit_cancelling_one_timer_and_setting_another_replaces_it(store, program):
+    # What a fired sleep followed by the next one commits: one timer out, one in.
+    store.commit(program, Commit(expected_seq=1, status="waiting", new_timers=[("a", 5.0)]))
+    store.commit(program, Commit(expected_seq=1, status="waiting", new_timers=[("b", 6.0)],
+                                 cancel_timers=["a"]))
+    assert [(t.key, t.due_at) for t in store.list_timers(program)] == [("b", 6.0)]
+    # the one cancelled is not set (it fired meanwhile): the new one is set all the same
+    store.commit(program, Commit(expected_seq=1, status="waiting", new_timers=[("c", 7.0)],
+                                 cancel_timers=["a"]))
+    assert [t.key for t in store.list_timers(program)] == ["b", "c"]
+    # the new one is set already: it takes the new due time, the cancelled one goes
+    store.commit(program, Commit(expected_seq=1, status="waiting", new_timers=[("c", 8.0)],
+                                 cancel_timers=["b"]))
+    assert [(t.key, t.due_at) for t in store.list_timers(program)] == [("c", 8.0)]
+    store.commit(program, Commit(expected_seq=1, status="waiting", new_timers=[("c", 9.0)],
+                                 cancel_timers=["c"]))
+    assert [(t.key, t.due_at) for t in store.list_timers(program)] == [("c", 9.0)]
+
+
+def test_a_commit_after_someone_else_set_the_status_sets_its_own(store, program):
+    for seq in (1, 2):  # two commits in a row with the same status
+        store.commit(program, Commit(expected_seq=seq, status="waiting", events=[("e", seq)],
+                                     waiting=[seq]))
+    store.set_status(program, "ready")  # no event: last_seq stays 3
+    store.commit(program, Commit(expected_seq=3, status="waiting", events=[("e", 3)],
+                                 waiting=[3]))
+    rec = store.get_program(program)
+    assert (rec.status, rec.last_seq, rec.waiting) == ("waiting", 4, [3])
+    store.append_input(program, "message", {"name": "go"})
+    with pytest.raises(ConflictError):  # the same status again, but last_seq has moved
+        store.commit(program, Commit(expected_seq=4, status="waiting"))
+    assert store.get_program(program).status == "ready"
 
 def test_task_idempotency_key_is_program_and_effect_key(store, program):
     store.commit(
@@ -711,3 +761,24 @@ def test_wait_for_change_with_no_timeout_returns_at_once(store):
     started = time.monotonic()
     assert store.wait_for_change(0) is False
     assert time.monotonic() - started < 1
+
+
+def test_wait_for_change_wakes_for_input_another_connection_appended(backend, store, program):
+    assert store.wait_for_change(0) is False  # starts watching
+    with backend.open() as writer:
+        writer.append_input(program, "message", {"name": "go"})
+    started = time.monotonic()
+    assert store.wait_for_change(10) is True  # made while "busy": answered at once
+    assert time.monotonic() - started < 5
+
+
+def test_wait_for_change_wakes_a_waiter_when_another_connection_appends(backend, store, program):
+    store.wait_for_change(0)
+    woke: list[bool] = []
+    waiter = threading.Thread(target=lambda: woke.append(store.wait_for_change(30)))
+    started = time.monotonic()
+    waiter.start()
+    with backend.open() as writer:
+        writer.append_input(program, "message", {"name": "go"})
+    waiter.join(30)
+    assert woke == [True] and time.monotonic() - started < 10

@@ -132,3 +132,59 @@ def test_sqlite_url_takes_synchronous_as_a_query_option(tmp_path):
         assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     with pytest.raises(StoreError, match="takes \\?synchronous"):
         open_store(f"sqlite:///{tmp_path / 'n.db'}?sync=1")
+
+
+def test_new_files_cluster_events_snapshots_and_timers_on_their_keys(tmp_path):
+    """So a commit writes one page of each, not one of the table and one of its key."""
+    open_store(tmp_path / "a.db").close()
+    conn = sqlite3.connect(tmp_path / "a.db")
+    ddl = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+    conn.close()
+    for table in ("events", "snapshots", "timers"):
+        assert ddl[table].endswith("WITHOUT ROWID"), table
+    assert "WITHOUT ROWID" not in ddl["programs"]
+
+
+def test_a_commit_that_keeps_the_status_leaves_it_out_of_its_update(tmp_path):
+    """Setting status to the value it has would still rewrite its index page."""
+    seen = []
+    with open_store(tmp_path / "a.db", tracer=lambda sql, params: seen.append(sql)) as s:
+        s.create_program("p", name="x", kind="program", code_hash=None, args=[])
+        s.commit("p", Commit(expected_seq=0, status="waiting", events=[("a", 1)]))
+        seen.clear()
+        s.commit("p", Commit(expected_seq=1, status="waiting", events=[("b", 2)]))
+        s.commit("p", Commit(expected_seq=2, status="done", events=[("c", 3)]))
+    updates = [sql for sql in seen if sql.startswith("UPDATE programs")]
+    assert "status" not in updates[0].split("WHERE")[0]
+    assert "status = ?" in updates[1].split("WHERE")[0]
+
+
+def test_a_sleep_commit_is_one_statement_per_table(tmp_path):
+    """What the runtime commits for each durable sleep: its events, the program's row, its
+    snapshot moved along and its timer replaced by the next one."""
+    seen = []
+    with open_store(tmp_path / "a.db", tracer=lambda sql, params: seen.append(sql)) as s:
+        s.create_program("p", name="x", kind="program", code_hash=None, args=[])
+        s.commit("p", Commit(expected_seq=0, status="waiting", events=[("requested", 1)],
+                             snapshot=b"s1", new_timers=[("1", 0.0)]))
+        seen.clear()
+        s.commit("p", Commit(expected_seq=1, status="waiting",
+                             events=[("timer-fired", 1), ("requested", 2)], snapshot=b"s3",
+                             cancel_timers=["1"], new_timers=[("3", 0.0)]))
+        committed = seen[:]
+        assert [(t.key, t.due_at) for t in s.list_timers("p")] == [("3", 0.0)]
+        assert s.snapshots("p") == [(3, 0)] and s.latest_snapshot("p").state == b"s3"
+    assert [" ".join(sql.split()[:4]) for sql in committed] == [
+        "BEGIN IMMEDIATE", "UPDATE programs SET last_seq", "INSERT INTO events (program_id,",
+        "INSERT INTO events (program_id,", "UPDATE OR REPLACE snapshots",
+        "UPDATE OR REPLACE timers", "COMMIT"]
+
+
+def test_wait_for_change_hears_other_connections_not_its_own_commits(tmp_path):
+    with open_store(tmp_path / "a.db") as s, open_store(tmp_path / "a.db") as other:
+        assert s.wait_for_change(0) is False  # starts watching
+        s.create_program("p", name="x", kind="program", code_hash=None, args=[])
+        assert s.wait_for_change(0) is False
+        other.append_input("p", "message", {})
+        assert s.wait_for_change(0) is True
+        assert s.wait_for_change(0) is False  # answered once
