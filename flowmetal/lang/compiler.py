@@ -35,9 +35,11 @@ from .data import (
     Vector,
     kw,
     span_of,
+    type_name,
 )
 from .errors import CompileError, FlowmetalError, Thrown
 from .fastpath import speed_up
+from .printer import pr_str
 
 __all__ = ["compile", "compile_expanded", "Host", "SPECIAL_FORMS"]
 
@@ -435,10 +437,10 @@ class _Compiler:
                     continue
                 elif key in (_KEYS, _STRS, _SYMS):
                     if type(val) is not Vector:
-                        raise self.error(f"{key!r} needs a vector of names", val)
+                        raise self.error(f"{pr_str(key)} needs a vector of names", val)
                     for name in val:
                         if type(name) not in (Symbol, Keyword):
-                            raise self.error(f"{key!r} takes symbols", name)
+                            raise self.error(f"{pr_str(key)} takes symbols", name)
                         local = Symbol(name.name)
                         k = (kw(name.full) if key is _KEYS else
                              name.name if key is _STRS else List((Symbol("quote"), local)))
@@ -447,7 +449,7 @@ class _Compiler:
                     out += self.destructure(key, get(val, key) if type(key) is Symbol else
                                             at(Symbol("core/get"), tmp_sym, val))
             return out
-        raise self.error(f"can't bind to a {type(target).__name__}: expected a symbol, "
+        raise self.error(f"can't bind to a {type_name(target)}: expected a symbol, "
                          "a vector or a map pattern", target)
 
     def sf_recur(self, form: List, scope: _Scope | None, tail: bool) -> N.Node:

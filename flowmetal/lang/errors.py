@@ -90,14 +90,14 @@ class ExInfo:
         return hash((self.message, self.data))
 
     def __repr__(self) -> str:
-        return f"#error{{:message {self.message!r} :data {self.data!r}}}"
+        return _pr(self)
 
 
 class Thrown(Exception):
     """Raised by a built-in to throw ``value`` into the running program."""
 
     def __init__(self, value: Any) -> None:
-        super().__init__(value.message if isinstance(value, ExInfo) else repr(value))
+        super().__init__(value.message if isinstance(value, ExInfo) else _pr(value))
         self.value = value
 
 
@@ -154,7 +154,7 @@ class EvalError(FlowmetalError):
     def __init__(self, value: Any, source_line: str | None = None) -> None:
         self.value = value
         info = value if isinstance(value, ExInfo) else None
-        message = info.message if info else f"uncaught throw of {value!r}"
+        message = info.message if info else f"uncaught throw of {_pr(value)}"
         span = info.span if info else None
         super().__init__(message, span, source_line)
 
@@ -168,6 +168,13 @@ class EvalError(FlowmetalError):
         text = format_error(kind, self.message, self.span, self.source_line)
         lines = [text] + [str(entry) for entry in self.trace]
         return "\n".join(lines)
+
+
+def _pr(value: Any) -> str:
+    """A value as Flowmetal prints it (the printer imports this module, hence the late import)."""
+    from .printer import pr_brief
+
+    return pr_brief(value)
 
 
 def format_error(kind: str, message: str, span: Span | None, source_line: str | None) -> str:

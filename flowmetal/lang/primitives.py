@@ -14,10 +14,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .data import Keyword, List, Map, Set, Vector, kw
+from .core.values import seq_items
+from .data import Keyword, List, Map, Vector, kw
 from .errors import fail
 from .functions import PRIMITIVES, Future, Primitive
 from .machine import NO_DEFAULT, Machine, SwapK
+from .printer import pr_brief
 
 __all__ = ["parse_duration", "parse_options", "text_of"]
 
@@ -34,9 +36,9 @@ def parse_duration(value: Any, what: str = "duration") -> float:
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     else:
         raise fail("type-error", f"{what} must be seconds or a string like \"90s\", \"5m\", "
-                   f"\"2h\", \"3d\"; got {value!r}")
+                   f"\"2h\", \"3d\"; got {pr_brief(value)}")
     if seconds < 0 or seconds != seconds:
-        raise fail("type-error", f"{what} can't be negative: {value!r}")
+        raise fail("type-error", f"{what} can't be negative: {pr_brief(value)}")
     return seconds
 
 
@@ -49,7 +51,8 @@ def parse_options(name: str, args: list[Any], allowed: tuple[str, ...]) -> dict[
         key = args[i]
         if type(key) is not Keyword or key.full not in allowed:
             names = ", ".join(":" + a for a in allowed)
-            raise fail("type-error", f"{name}: unknown option {key!r}; expected one of {names}")
+            raise fail("type-error",
+                       f"{name}: unknown option {pr_brief(key)}; expected one of {names}")
         out[key.full] = args[i + 1]
     return out
 
@@ -94,18 +97,10 @@ _ARITIES: dict[str, tuple[int, int | None]] = {
 
 @primitive("apply", arglists="[f & args coll]")
 def _apply(m: Machine, args: list[Any], node: Any) -> None:
-    """Call f with the given arguments, the last of which is a collection spread out.
+    """Call f with the given arguments, the last of which is spread out: any collection,
+    a string (its characters) or nil (nothing).
     (apply + 1 [2 3]) ;=> 6"""
-    last = args[-1]
-    if last is None:
-        spread: list[Any] = []
-    elif isinstance(last, (List, Vector, Set)):
-        spread = list(last)
-    elif isinstance(last, Map):
-        spread = [Vector(kv) for kv in last.items()]
-    else:
-        raise fail("type-error", f"apply: last argument must be a collection, got {last!r}")
-    m.apply(args[0], [*args[1:-1], *spread], node)
+    m.apply(args[0], [*args[1:-1], *seq_items(args[-1], "apply")], node)
 
 
 @primitive("swap!", arglists="[atom f & args]")
@@ -114,7 +109,7 @@ def _swap(m: Machine, args: list[Any], node: Any) -> None:
     (swap! counter inc) ;=> 1"""
     atom = args[0]
     if type(atom).__name__ != "Atom":
-        raise fail("type-error", f"swap!: expected an atom, got {atom!r}")
+        raise fail("type-error", f"swap!: expected an atom, got {pr_brief(atom)}")
     m.stack.append(SwapK(atom))
     m.apply(args[1], [atom.value, *args[2:]], node)
 
@@ -140,7 +135,7 @@ def _await(m: Machine, args: list[Any], node: Any) -> None:
         m.wait_callback("program:" + str(target[kw("program")]), timeout, default)
     else:
         raise fail("type-error", f"await: expected a future, a callback or a child program, "
-                   f"got {target!r}")
+                   f"got {pr_brief(target)}")
 
 
 @primitive("await-any", arglists="[futures & {:keys [timeout default]}]")
@@ -172,7 +167,7 @@ def _event_name(value: Any) -> str:
         return value.full
     if type(value) is str and value:
         return value
-    raise fail("type-error", f"event name must be a keyword or a string, got {value!r}")
+    raise fail("type-error", f"event name must be a keyword or a string, got {pr_brief(value)}")
 
 
 # -- effects ----------------------------------------------------------------------------------
@@ -214,7 +209,7 @@ def _epoch_seconds(value: Any) -> float:
         if when is not None and when.tzinfo is not None:
             return when.timestamp()
     raise fail("type-error", f"sleep-until: expected epoch milliseconds or an ISO-8601 time "
-               f"with a zone, got {value!r}")
+               f"with a zone, got {pr_brief(value)}")
 
 
 @primitive("now", effect=True, arglists="[]")
@@ -227,7 +222,7 @@ def _now(m: Machine, args: list[Any], node: Any) -> None:
 def _random(m: Machine, args: list[Any], node: Any) -> None:
     """A random float in [0, 1), or with n a random integer in [0, n); recorded for replay."""
     if args and (type(args[0]) is not int or args[0] <= 0):
-        raise fail("type-error", f"random: n must be a positive integer, got {args[0]!r}")
+        raise fail("type-error", f"random: n must be a positive integer, got {pr_brief(args[0])}")
     m.request("random", Map({kw("n"): args[0]}) if args else Map())
 
 
@@ -281,14 +276,15 @@ _HTTP_KEYS = frozenset(("method", "url", "headers", "query", "body", "json", "fo
 
 def http_request_map(req: Any) -> Map:
     if not isinstance(req, Map):
-        raise fail("type-error", f"http/request: expected a map, got {req!r}")
-    unknown = [k for k in req if type(k) is not Keyword or k.full not in _HTTP_KEYS]
+        raise fail("type-error", f"http/request: expected a map, got {pr_brief(req)}")
+    unknown = [k for k in req.keys() if type(k) is not Keyword or k.full not in _HTTP_KEYS]
     if unknown:
-        raise fail("type-error", f"http/request: unknown key {unknown[0]!r}; expected one of "
-                   + ", ".join(":" + k for k in sorted(_HTTP_KEYS)))
+        raise fail("type-error", f"http/request: unknown key {pr_brief(unknown[0])}; expected "
+                   "one of " + ", ".join(":" + k for k in sorted(_HTTP_KEYS)))
     url = req.get(kw("url"))
     if type(url) is not str or not url.startswith(("http://", "https://")):
-        raise fail("type-error", f"http/request: :url must be an http(s) URL string, got {url!r}")
+        raise fail("type-error",
+                   f"http/request: :url must be an http(s) URL string, got {pr_brief(url)}")
     out = Map(req)
     out[kw("method")] = str(_name_of(req.get(kw("method"), "GET"))).upper()
     if kw("timeout") in req:
@@ -330,7 +326,7 @@ def _opts_map(name: str, opts: Any) -> Map:
     if opts is None:
         return Map()
     if not isinstance(opts, Map):
-        raise fail("type-error", f"{name}: options must be a map, got {opts!r}")
+        raise fail("type-error", f"{name}: options must be a map, got {pr_brief(opts)}")
     return opts
 
 
@@ -344,7 +340,7 @@ def _call(m: Machine, args: list[Any], node: Any) -> None:
     name = opts.get(kw("name"))
     if type(name) not in (Keyword, str) or not _name_of(name):
         raise fail("type-error", f"call: the function name must be a keyword or string, "
-                   f"got {name!r}")
+                   f"got {pr_brief(name)}")
     timeout = opts.get(kw("timeout"))
     data = Map({kw("name"): _name_of(name), kw("args"): Vector(args[1:])})
     m.request("call", data, None if timeout is None else parse_duration(timeout, "call :timeout"))

@@ -24,7 +24,7 @@ from typing import Any
 from .data import Atom, Keyword, List, Map, Set, Symbol, Transient, Vector, kw, type_name
 from .errors import ExInfo
 
-__all__ = ["pr_str", "print_str", "str_of"]
+__all__ = ["pr_brief", "pr_str", "print_str", "str_of"]
 
 # Characters a readable string must escape. Other control characters and lone surrogates
 # become \uXXXX so that printed text is always safe to show in a terminal and to encode.
@@ -44,6 +44,11 @@ def pr_str(value: Any, max_depth: int | None = None, max_length: int | None = No
     with a name the reader rejects (a space, a ``$``) does not read back.
     """
     return _Printer(True, max_depth, max_length).render(value)
+
+
+def pr_brief(value: Any) -> str:
+    """``pr_str`` cut short (3 levels, 10 items) for quoting a value in an error message."""
+    return _Printer(True, 3, 10).render(value)
 
 
 def print_str(value: Any, max_depth: int | None = None, max_length: int | None = None) -> str:

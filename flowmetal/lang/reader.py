@@ -140,6 +140,17 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
+_SOURCE_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _quoted(text: str) -> str:
+    """Source text quoted in a read error, ``')'``: the text is not a value, so not ``pr-str``;
+    characters that don't show (a newline, a control character) are escaped."""
+    shown = "".join(
+        c if c.isprintable() else _SOURCE_ESCAPES.get(c) or f"\\u{ord(c):04x}" for c in text)
+    return "'" + shown + "'"
+
+
 class _Frame:
     """An open collection, or a reader macro still waiting for the form it applies to."""
 
@@ -243,15 +254,16 @@ class _Reader:
     def close(self, i: int) -> None:
         char = self.text[i]
         if not self.stack:
-            raise self.error(f"Unexpected {char!r} with no open {_STRAY[char]}", i)
+            raise self.error(f"Unexpected {_quoted(char)} with no open {_STRAY[char]}", i)
         frame = self.stack[-1]
         closer = _CLOSERS.get(frame.kind)
         if closer is None:
-            raise self.error(f"Expected a form after {_PREFIXES[frame.kind][1]}, found {char!r}", i)
+            raise self.error(
+                f"Expected a form after {_PREFIXES[frame.kind][1]}, found {_quoted(char)}", i)
         if closer != char:
             raise self.error(
-                f"Expected {closer!r} to close the {_NOUNS[frame.kind]} opened at "
-                f"{self.where(frame.start)}, found {char!r}",
+                f"Expected {_quoted(closer)} to close the {_NOUNS[frame.kind]} opened at "
+                f"{self.where(frame.start)}, found {_quoted(char)}",
                 i,
             )
         self.stack.pop()
@@ -295,11 +307,11 @@ class _Reader:
     def build_set(self, frame: _Frame) -> Set:
         value = Set(frame.items)
         if len(value) != len(frame.items):
-            seen: set[Any] = set()
+            seen = Map()  # compares members as = does, as the set did
             for item, start in zip(frame.items, frame.starts):
                 if item in seen:
                     raise self.duplicate(item, "item", frame, start)
-                seen.add(item)
+                seen[item] = None
         return value
 
     def duplicate(self, item: Any, what: str, frame: _Frame, start: int) -> ReadError:
@@ -379,7 +391,7 @@ class _Reader:
         if char.isalpha():
             tag = _TOKEN.match(self.text, i + 1).group()
             return f"Tagged literals such as #{tag} are not supported"
-        return f"Unexpected {char!r} after '#'"
+        return f"Unexpected {_quoted(char)} after '#'"
 
     def read_symbolic(self, i: int) -> None:
         """``##Inf``, ``##-Inf`` and ``##NaN``, the floats that have no digits."""
@@ -390,6 +402,10 @@ class _Reader:
         if value is None:
             message = f"Unknown symbolic value ##{name}; expected ##Inf, ##-Inf or ##NaN"
             raise self.error(message, i, end)
+        if value != value:
+            # A fresh NaN per ##NaN: NaN is = to nothing, so as in Clojure {##NaN 1 ##NaN 2}
+            # has two keys, and a map printed with two NaN keys reads back.
+            value = float("nan")
         self.pos = end
         self.deliver(value, i, end)
 
@@ -450,7 +466,8 @@ class _Reader:
         return chr(code), slash + 6
 
     def bad_escape(self, char: str, at: int) -> ReadError:
-        shown = f"'\\{char}'" if char.isprintable() and not char.isspace() else f"\\ + {char!r}"
+        printable = char.isprintable() and not char.isspace()
+        shown = _quoted("\\" + char) if printable else f"\\ + {_quoted(char)}"
         message = f'Invalid escape {shown} in string; use \\n \\t \\r \\" \\\\ or \\uXXXX'
         return self.error(message, at, at + 2)
 
@@ -459,7 +476,7 @@ class _Reader:
     def read_token(self, i: int) -> None:
         match = _TOKEN.match(self.text, i)
         if match is None:  # defensive: every character without a handler starts a token
-            raise self.error(f"Unexpected character {self.text[i]!r}", i)
+            raise self.error(f"Unexpected character {_quoted(self.text[i])}", i)
         token, end = match.group(), match.end()
         if token[0] == ":":
             value = self.keyword(token, i)
@@ -477,7 +494,7 @@ class _Reader:
             return _parse_int(token)
         if _FLOAT.fullmatch(token):
             return float(token)
-        message = f"Invalid number {token!r}"
+        message = f"Invalid number {_quoted(token)}"
         if _LEADING_ZERO.fullmatch(token):
             message += ": leading zeros are not allowed"
         elif token[0] == ".":
@@ -503,12 +520,14 @@ class _Reader:
         """Symbols and keywords: allowed characters, and at most one ``/`` between two parts."""
         bad = _BAD_NAME_CHAR.search(name)
         if bad:
-            message = f"Unexpected character {bad.group()!r} in {what} {shown!r}"
+            message = (f"Unexpected character {_quoted(bad.group())} in {what} "
+                       f"{_quoted(shown)}")
             raise self.error(message, start + bad.start())
         if "/" in name and name != "/":
             ns, _, local = name.partition("/")
             if not ns or not local or (local != "/" and "/" in local):
-                message = f"Invalid {what} {shown!r}: a namespaced name is written ns/name"
+                message = (f"Invalid {what} {_quoted(shown)}: a namespaced name is written "
+                           "ns/name")
                 raise self.error(message, start, start + len(name))
 
     # -- positions and errors ----------------------------------------------------------------
@@ -541,7 +560,8 @@ class _Reader:
             message = f"Expected a form after {_PREFIXES[frame.kind][1]}"
         else:
             where = self.where(frame.start)
-            message = f"Expected {closer!r} to close the {_NOUNS[frame.kind]} opened at {where}"
+            noun = _NOUNS[frame.kind]
+            message = f"Expected {_quoted(closer)} to close the {noun} opened at {where}"
         return self.error(message, frame.start, frame.start + frame.width, incomplete=True)
 
     def error(

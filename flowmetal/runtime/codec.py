@@ -69,7 +69,7 @@ def to_json(value: Any) -> Any:
     if t is Set:
         return {"~set": [to_json(x) for x in value]}
     if isinstance(value, Map):
-        keys = [_key_out(k) for k in value]
+        keys = [_key_out(k) for k in value.keys()]
         if all(k is not None for k in keys):
             return {k: to_json(v) for k, v in zip(keys, value.values())}
         return {"~map": [[to_json(k), to_json(v)] for k, v in value.items()]}

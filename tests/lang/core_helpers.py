@@ -62,12 +62,10 @@ def same(a: Any, b: Any) -> bool:
     """
     if type(a) is not type(b):
         return False
-    if isinstance(a, (List, Vector)):
+    if isinstance(a, (List, Vector, list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, Map):
-        if list(a) != list(b) or not all(same(x, y) for x, y in zip(a, b)):
-            return False
-        return all(same(a[k], b[k]) for k in a)
+        return same(list(a.items()), list(b.items()))
     if isinstance(a, Set):
         return list(a) == list(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, float) and a != a:

@@ -433,3 +433,78 @@ def test_strict_get_returns_the_value_or_throws_a_catchable_missing_key_error():
     caught = evaluate("(try (get! {:a 1} :b) (catch :missing-key e (ex-data e)))").value
     assert pr_str(caught) == "{:type :missing-key, :key :b}"
     assert evaluate("(try (get! [1 2] 5) (catch :missing-key e :missing))").value.name == "missing"
+
+
+class TestMoreSequenceFunctions:
+    def test_key_and_val_of_map_entries(self):
+        entry = call("first", M(K("a"), 1))
+        assert call("key", entry) == K("a") and call("val", entry) == 1
+        with throws("type-error", "key expects a map entry"):
+            call("key", V(1, 2, 3))
+        with throws("type-error", "val expects a map entry"):
+            call("val", None)
+
+    def test_list_star_spreads_its_last_argument(self):
+        assert same(call("list*", 1, 2, V(3, 4)), L(1, 2, 3, 4))
+        assert same(call("list*", V(1)), L(1))
+        assert call("list*", None) is None and call("list*", V()) is None
+        with throws("type-error"):
+            call("list*", 1, 2)
+
+    def test_doall_and_dorun_are_for_clojure_habits(self):
+        v = V(1)
+        assert call("doall", v) is v and call("doall", 5, v) is v
+        assert call("dorun", v) is None and call("dorun", 1, v) is None
+
+    def test_distinct_and_dedupe_compare_with_equals(self):
+        assert call("distinct?", 1) and call("distinct?", 1, True, 1.0)
+        assert not call("distinct?", 1, 2, 1) and not call("distinct?", V(1), L(1))
+        assert same(call("dedupe", V(1, 1, 2, 1, 1.0, 1.0)), L(1, 2, 1, 1.0))
+        assert same(call("dedupe", None), L())
+
+    def test_interpose_and_split_at(self):
+        assert same(call("interpose", ", ", V("a", "b", "c")), L("a", ", ", "b", ", ", "c"))
+        assert same(call("interpose", 0, None), L())
+        assert same(call("split-at", 2, V(1, 2, 3)), V(L(1, 2), L(3)))
+        assert same(call("split-at", -1, "ab"), V(L(), L("a", "b")))
+        with throws("type-error"):
+            call("split-at", 1.5, V())
+
+
+class TestSetFunctions:
+    def test_union_keeps_first_seen_order_and_reads_nil_as_empty(self):
+        assert same(call("set/union"), S())
+        assert same(call("set/union", S(1, 2), None, S(2, 3, True)), S(1, 2, 3, True))
+
+    def test_intersection_and_difference(self):
+        assert same(call("set/intersection", S(1, 2, 3), S(3, 2, 4)), S(2, 3))
+        assert same(call("set/intersection", S(1, 2), None), S())
+        assert same(call("set/intersection", S(1, True), S(1.0, True)), S(True))
+        assert same(call("set/difference", S(1, 2, 3), S(2), S(True, 3)), S(1))
+        assert same(call("set/difference", None, S(1)), S())
+
+    def test_set_functions_take_only_sets(self):
+        for name in ("set/union", "set/intersection", "set/difference"):
+            with throws("type-error", f"{name} expects sets, got vector"):
+                call(name, S(), V(1))
+
+
+def test_what_a_clojure_programmer_tries_first_works_as_in_clojure():
+    """The audit of everyday Clojure habits: nil punning, str, get, conj, into, sort, range,
+    subs. (These worked; this keeps them working.)"""
+    from .flow_helpers import caught_type, show
+
+    assert show("[(first nil) (rest nil) (seq nil) (count nil) (get nil :a) (next nil)]") == (
+        "[nil () nil 0 nil nil]")
+    assert show('[(str nil) (str :kw) (str nil :a "b" 1 [1 nil]) (str)]') == (
+        '["" ":kw" ":ab1[1 nil]" ""]')
+    assert show('[(get [10 20] 1) (get "abc" 1) (get [1] 5 :d) (get [1 2] 1.0)]') == (
+        '[20 "b" :d nil]')
+    assert show("[(conj {:a 1} [:b 2]) (conj {} '(:a 1)) (into {} [[:a 1]]) (into {} {:b 2})]"
+                ) == "[{:a 1, :b 2} {:a 1} {:a 1} {:b 2}]"
+    assert show("(sort [3 1.5 2 -1])") == "(-1 1.5 2 3)"
+    assert show("[(range 10 0 -3) (range 0 -3 -1) (range -5) (range 0 1 0.25)]") == (
+        "[(10 7 4 1) (0 -1 -2) () (0 0.25 0.5 0.75)]")
+    assert caught_type('(subs "abc" 5)') == ":index-out-of-bounds"
+    assert show('(try (subs "abc" 2 1) (catch e (ex-message e)))') == (
+        '"subs: [2, 1) is out of bounds for a string of length 3"')

@@ -172,3 +172,28 @@ class TestComparison:
 def test_numeric_results_are_never_booleans():
     assert type(call("+", 0, 0)) is int
     assert type(call("max", V(1)[0], 0)) is int
+
+
+class TestCoercions:
+    def test_int_and_long_truncate_toward_zero(self):
+        for name in ("int", "long"):
+            assert call(name, 2.7) == 2 and call(name, -2.7) == -2
+            assert type(call(name, 3.0)) is int and call(name, 10**30) == 10**30
+
+    def test_int_of_nan_or_infinity_and_of_non_numbers(self):
+        with throws("argument-error", "int: NaN has no integer value"):
+            call("int", float("nan"))
+        with throws("argument-error", "long: infinity"):
+            call("long", float("-inf"))
+        with throws("type-error", "int expects a number, got string"):
+            call("int", "1")
+        with throws("type-error"):
+            call("int", True)
+
+    def test_double(self):
+        assert call("double", 1) == 1.0 and type(call("double", 1)) is float
+        assert call("double", 2.5) == 2.5
+        with throws("arithmetic-error", "double: number too large"):
+            call("double", 10**400)
+        with throws("type-error"):
+            call("double", None)

@@ -90,3 +90,26 @@ def test_empty_of_a_non_collection_is_a_type_error():
 def test_error_values_are_not_collections():
     assert not call("coll?", ExInfo("x"))
     assert call("some?", ExInfo("x"))
+
+
+def test_boolean_is_truthiness_as_a_value():
+    assert [call("boolean", x) for x in (None, False, 0, "", V())] == [False, False, True,
+                                                                       True, True]
+
+
+def test_integer_predicates_never_count_booleans_or_floats():
+    assert call("int?", 1) and not call("int?", True) and not call("int?", 1.0)
+    assert call("double?", 1.5) and not call("double?", 1)
+    assert call("pos-int?", 1) and not call("pos-int?", 0) and not call("pos-int?", True)
+    assert call("neg-int?", -1) and not call("neg-int?", -1.0)
+    assert call("nat-int?", 0) and not call("nat-int?", -1) and not call("nat-int?", False)
+
+
+def test_sequential_associative_identical():
+    assert call("sequential?", L()) and call("sequential?", V(1))
+    assert not call("sequential?", S(1)) and not call("sequential?", "ab")
+    assert call("associative?", M()) and call("associative?", V())
+    assert not call("associative?", L()) and not call("associative?", None)
+    v = V(1)
+    assert call("identical?", v, v) and call("identical?", K("a"), K("a"))
+    assert not call("identical?", v, V(1))

@@ -158,3 +158,35 @@ class TestReadablePrinting:
             call("read-string", "(1 2")
         with throws("type-error"):
             call("read-string", 5)
+
+
+class TestMoreStringFunctions:
+    def test_last_index_of(self):
+        assert call("str/last-index-of", "banana", "an") == 3
+        assert call("str/last-index-of", "banana", "an", 2) == 1
+        assert call("str/last-index-of", "banana", "an", -1) is None
+        assert call("str/last-index-of", "banana", "x") is None
+        assert call("str/last-index-of", "ab", "") == 2
+
+    def test_reverse(self):
+        assert call("str/reverse", "héllo") == "olléh"
+        with throws("type-error"):
+            call("str/reverse", V("a"))
+
+    def test_parse_long_reads_only_an_optionally_signed_integer(self):
+        assert call("parse-long", "-42") == -42 and call("parse-long", "+7") == 7
+        for text in ("4.2", " 7", "1_000", "٣", "", "0x10", "abc"):
+            assert call("parse-long", text) is None, text
+        big = call("parse-long", "7" * 5000)  # past Python's 4300-digit int() limit
+        assert 10**4999 < big < 10**5000 and big % 10 == 7
+        with throws("type-error", "parse-long expects a string, got nil"):
+            call("parse-long", None)
+
+    def test_parse_double_reads_what_clojure_reads(self):
+        assert call("parse-double", "2.5") == 2.5 and call("parse-double", ".5") == 0.5
+        assert call("parse-double", "-2e3") == -2000.0 and call("parse-double", "7") == 7.0
+        assert call("parse-double", "-Infinity") == float("-inf")
+        nan = call("parse-double", "NaN")
+        assert nan != nan
+        for text in ("nan", "inf", "1_0.5", " 1.5", "x", ""):
+            assert call("parse-double", text) is None, text

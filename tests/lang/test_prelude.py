@@ -304,8 +304,18 @@ def test_apply_spreads_its_last_argument():
     assert show("(apply (fn [& kvs] kvs) {:a 1})") == "([:a 1])"
 
 
+def test_apply_spreads_any_seqable_as_clojure_does():
+    assert show('(apply str "abc")') == '"abc"'
+    assert show('(apply str "a" "bc")') == '"abc"'
+    assert show("(apply + #{1 2})") == "3"
+    assert show("(apply vector 0 nil)") == "[0]"
+    assert show("(apply hash-map (list :a 1))") == "{:a 1}"
+
+
 def test_apply_of_a_non_collection_is_a_type_error():
     assert caught_type("(apply + 1 2)") == ":type-error"
+    assert show("(try (apply + 1 2) (catch e (ex-message e)))") == (
+        '"apply expects a collection, got integer"')
 
 
 def test_juxt_fnil_every_pred():
@@ -418,3 +428,88 @@ def test_deref_and_swap_of_a_non_atom_are_type_errors():
 
 def test_async_and_await_all_return_results_in_order():
     assert show("(await-all [(async (sleep 2) 1) (async (sleep 1) 2)])") == "[1 2]"
+
+
+# -- Clojure functions and macros a Clojure programmer reaches for -------------------------
+
+
+def test_reduce_kv_over_a_vector_passes_the_index():
+    assert show("(reduce-kv (fn [a k v] (conj a [k v])) [] [:x :y])") == "[[0 :x] [1 :y]]"
+    assert show("(reduce-kv (fn [a k v] (conj a k)) [] nil)") == "[]"
+    assert caught_type('(reduce-kv + 0 "ab")') == ":type-error"
+
+
+def test_mapcat_over_several_collections():
+    assert show("(mapcat vector [1 2] [3 4])") == "(1 3 2 4)"
+
+
+def test_group_by_takes_linear_time_on_large_groups():
+    """It used to conj onto a vector held in the map, copying each group per item."""
+    assert show("(count (get (group-by even? (range 200000)) true))") == "100000"
+    assert show("(group-by identity nil)") == "{}"
+
+
+def test_max_key_and_min_key_prefer_the_last_on_a_tie_as_clojure_does():
+    assert show('(max-key count "ab" "cd" "e")') == '"cd"'
+    assert show('(min-key count "ab" "e" "f")') == '"f"'
+    assert show("(max-key :n {:n 1})") == "{:n 1}"
+
+
+def test_partition_with_a_step_and_a_pad():
+    assert show("(partition 2 1 [1 2 3])") == "((1 2) (2 3))"
+    assert show("(partition 3 3 [:a :b] [1 2 3 4])") == "((1 2 3) (4 :a :b))"
+    assert show("(partition 3 3 nil [1 2 3 4])") == "((1 2 3) (4))"
+    assert show("(partition-all 2 1 [1 2 3])") == "((1 2) (2 3) (3))"
+
+
+def test_partition_by_a_size_or_step_below_one_is_an_error_not_an_endless_loop():
+    for expr in ("(partition 0 [1])", "(partition-all 0 [1])", "(partition 2 0 [1 2 3])",
+                 "(partition-all 2 -1 [1])"):
+        assert caught_type(expr) == ":argument-error", expr
+
+
+def test_partition_by_split_with_keep_indexed_reductions():
+    assert show("(partition-by odd? [1 3 2 5 7])") == "((1 3) (2) (5 7))"
+    assert show("(partition-by identity nil)") == "()"
+    assert show("(split-with pos? [1 2 -1 3])") == "[(1 2) (-1 3)]"
+    assert show("(keep-indexed (fn [i x] (when (odd? i) x)) [:a :b :c :d])") == "(:b :d)"
+    assert show("[(reductions + [1 2 3]) (reductions + []) (reductions + 10 [1 2])]") == (
+        "[(1 3 6) (0) (10 11 13)]")
+
+
+def test_merge_with_update_vals_update_keys():
+    assert show("(merge-with + {:a 1} {:a 2 :b 3} nil {:a 10})") == "{:a 13, :b 3}"
+    assert show("[(merge-with +) (merge-with + nil nil) (merge-with + nil {:a 1})]") == (
+        "[nil nil {:a 1}]")
+    assert show("(update-vals {:a 1 :b 2} inc)") == "{:a 2, :b 3}"
+    assert show("(update-vals nil inc)") == "{}"
+    assert show("(update-keys {:a 1 :b 2} name)") == '{"a" 1, "b" 2}'
+
+
+def test_some_fn_and_rand_nth():
+    assert show("[((some-fn even? neg?) 3) ((some-fn even? neg?) 3 -1)]") == "[nil true]"
+    assert show("(rand-nth [:only])") == ":only"
+    assert caught_type("(rand-nth [])") == ":argument-error"
+
+
+def test_if_some_some_thread_last_and_cond_thread_last():
+    assert show("(if-some [x false] [:set x] :unset)") == "[:set false]"
+    assert show("(if-some [x nil] 1 2)") == "2"
+    assert show("[(some->> 5 (- 10) inc) (some->> nil inc) (some->> {:a nil} :a (conj [1]))]"
+                ) == "[6 nil nil]"
+    assert show("(cond->> [1 2] true (map inc) false (map dec))") == "(2 3)"
+
+
+def test_condp():
+    assert show("(condp = 2 1 :a 2 :b :c)") == ":b"
+    assert show("(condp = 5 1 :a :default)") == ":default"
+    assert show("(condp some [1 2] #{0} :zero #{2} :two)") == ":two"
+    assert caught_type("(condp = 5 1 :a)") == ":no-matching-clause"
+
+
+def test_assert_throws_an_assertion_error_naming_the_form():
+    assert show("(assert (= 1 1))") == "nil"
+    assert show("(try (assert (= 1 2) \"must be one\") (catch e (ex-message e)))") == (
+        '"Assert failed: must be one: (= 1 2)"')
+    assert show("(try (let [n -1] (assert (pos? n))) (catch :assertion-error e (ex-data e)))"
+                ) == "{:type :assertion-error, :form (pos? n)}"

@@ -248,7 +248,7 @@ def test_namespaced_symbols_split_at_the_slash() -> None:
         ("a/", 1, "Invalid symbol 'a/'"),
         ("/a", 1, "Invalid symbol '/a'"),
         ("a/b/c", 1, "Invalid symbol 'a/b/c'"),
-        ("a\x00", 2, "Unexpected character '\\x00'"),
+        ("a\x00", 2, "Unexpected character '\\u0000'"),  # Flowmetal's escape, not Python's
     ],
 )
 def test_malformed_symbols_are_errors_at_the_bad_character(

@@ -36,6 +36,7 @@ from .values import (
     SEQUENTIAL,
     check_int,
     check_length,
+    equals,
     seq_items,
     sort_key,
     type_error,
@@ -63,7 +64,7 @@ class _Ended(list):
     """The items of a vector transient that ``persistent!`` has ended (always empty)."""
 
 
-class _EndedMap(dict):
+class _EndedMap(Map):
     """The items of a map or set transient that ``persistent!`` has ended (always empty)."""
 
 
@@ -79,7 +80,8 @@ def end_transient(t: Transient) -> None:
 
 
 def live_items(t: Transient, fn: str) -> Any:
-    """The items of a transient, or a ``:transient-error`` if ``persistent!`` ended it."""
+    """The items of a transient (a list, or a ``Map`` for map and set transients), or a
+    ``:transient-error`` if ``persistent!`` ended it."""
     items = t.items
     if items is ENDED_VECTOR_ITEMS or items is ENDED_MAP_ITEMS or items is None:
         raise fail(
@@ -87,7 +89,9 @@ def live_items(t: Transient, fn: str) -> Any:
             f"{fn}: transient used after persistent!",
             function=fn,
         )
-    return t.items
+    if type(items) is dict:  # restored from a snapshot as a plain dict: keys as = sees them
+        items = t.items = Map(items)
+    return items
 
 
 def map_from_pairs(fn: str, items: Any) -> Map:
@@ -326,10 +330,10 @@ def frequencies(coll: Any) -> Map:
 
     (frequencies [:a :b :a]) ;=> {:a 2, :b 1}
     """
-    counts: dict[Any, int] = {}
+    counts = Map()
     for x in seq_items(coll, "frequencies"):
         counts[x] = counts.get(x, 0) + 1
-    return Map(counts)
+    return counts
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -461,7 +465,7 @@ def keys(m: Any) -> List | None:
     (keys {:a 1 :b 2}) ;=> (:a :b)
     """
     if type(m) is Map:
-        return List(m) if m else None
+        return List(m.keys()) if m else None
     if m is None:
         return None
     raise type_error("keys", "a map", m)
@@ -763,7 +767,7 @@ def distinct(coll: Any) -> List:
 
     (distinct [1 2 1 3]) ;=> (1 2 3)
     """
-    return List(dict.fromkeys(seq_items(coll, "distinct")))
+    return List(Set(seq_items(coll, "distinct")))
 
 
 @builtin("interleave", arglists="[& colls]")
@@ -1028,3 +1032,153 @@ def not_empty(coll: Any) -> Any:
     if coll is None:
         return None
     raise type_error("not-empty", "a collection", coll)
+
+
+# -- more sequence functions ---------------------------------------------------------------
+
+
+def _entry_part(fn: str, entry: Any, index: int) -> Any:
+    if type(entry) in SEQUENTIAL and len(entry) == 2:
+        return entry[index]
+    raise type_error(fn, "a map entry (a [key value] vector)", entry)
+
+
+@builtin("key")
+def key(entry: Any) -> Any:
+    """The key of a map entry, as ``seq`` or ``first`` of a map gives them.
+
+    (key (first {:a 1})) ;=> :a
+    """
+    return _entry_part("key", entry, 0)
+
+
+@builtin("val")
+def val(entry: Any) -> Any:
+    """The value of a map entry.
+
+    (val (first {:a 1})) ;=> 1
+    (map val {:a 1 :b 2}) ;=> (1 2)
+    """
+    return _entry_part("val", entry, 1)
+
+
+@builtin("list*", arglists="[& args coll]")
+def list_star(first_: Any, *more: Any) -> List | None:
+    """A list of the arguments followed by the items of the last one; nil if that is empty.
+
+    (list* 1 2 [3 4]) ;=> (1 2 3 4)
+    """
+    args = (first_, *more)
+    items = (*args[:-1], *seq_items(args[-1], "list*"))
+    return List(items) if items else None
+
+
+@builtin("doall", arglists="[coll] [n coll]")
+def doall(n: Any, coll: Any = MISSING) -> Any:
+    """coll itself: sequences are eager, so there is nothing left to realize.
+
+    Kept so that Clojure code reads the same.
+
+    (doall (map inc [1 2])) ;=> (2 3)
+    """
+    return n if coll is MISSING else coll
+
+
+@builtin("dorun", arglists="[coll] [n coll]")
+def dorun(n: Any, coll: Any = MISSING) -> None:
+    """nil: sequences are eager, so their effects already happened (kept for Clojure code).
+
+    (dorun (map inc [1 2])) ;=> nil
+    """
+    return None
+
+
+@builtin("distinct?", arglists="[x & more]")
+def is_distinct(x: Any, *more: Any) -> bool:
+    """True if no two of the arguments are equal.
+
+    (distinct? 1 2 3) ;=> true
+    (distinct? 1 2 1) ;=> false
+    """
+    return len(Set((x, *more))) == len(more) + 1
+
+
+@builtin("dedupe")
+def dedupe(coll: Any) -> List:
+    """A list of the items without consecutive duplicates.
+
+    (dedupe [1 1 2 1 1]) ;=> (1 2 1)
+    """
+    out: list[Any] = []
+    for x in seq_items(coll, "dedupe"):
+        if not out or not equals(out[-1], x):
+            out.append(x)
+    return List(out)
+
+
+@builtin("interpose")
+def interpose(sep: Any, coll: Any) -> List:
+    """A list of the items with sep between each two.
+
+    (interpose ", " ["a" "b" "c"]) ;=> ("a" ", " "b" ", " "c")
+    """
+    out: list[Any] = []
+    for x in seq_items(coll, "interpose"):
+        if out:
+            out.append(sep)
+        out.append(x)
+    return List(out)
+
+
+@builtin("split-at")
+def split_at(n: Any, coll: Any) -> Vector:
+    """A vector of two lists: the first n items, and the rest.
+
+    (split-at 2 [1 2 3]) ;=> [(1 2) (3)]
+    """
+    n = max(_count_arg("split-at", n), 0)
+    items = seq_items(coll, "split-at")
+    return Vector((List(items[:n]), List(items[n:])))
+
+
+# -- sets ----------------------------------------------------------------------------------
+
+
+def _sets(fn: str, sets: tuple[Any, ...]) -> list[Set]:
+    """The arguments of a set/ function, nil read as the empty set."""
+    for s in sets:
+        if type(s) is not Set and s is not None:
+            raise type_error(fn, "sets", s)
+    return [EMPTY_SET if s is None else s for s in sets]
+
+
+@builtin("set/union", arglists="[& sets]")
+def set_union(*sets: Any) -> Set:
+    """A set of the members of all the sets, in first-seen order; nil counts as empty.
+
+    (set/union #{1 2} #{2 3}) ;=> #{1 2 3}
+    """
+    given = _sets("set/union", sets)
+    if not given:
+        return EMPTY_SET
+    return given[0].conj(*(x for s in given[1:] for x in s))
+
+
+@builtin("set/intersection", arglists="[s & sets]")
+def set_intersection(s: Any, *sets: Any) -> Set:
+    """A set of the members of s that are in every other set; nil counts as empty.
+
+    (set/intersection #{1 2 3} #{2 3 4}) ;=> #{2 3}
+    """
+    first_set, *others = _sets("set/intersection", (s, *sets))
+    return Set([x for x in first_set if all(x in o for o in others)])
+
+
+@builtin("set/difference", arglists="[s & sets]")
+def set_difference(s: Any, *sets: Any) -> Set:
+    """A set of the members of s that are in none of the other sets; nil counts as empty.
+
+    (set/difference #{1 2 3} #{2}) ;=> #{1 3}
+    """
+    first_set, *others = _sets("set/difference", (s, *sets))
+    return Set([x for x in first_set if not any(x in o for o in others)])

@@ -10,7 +10,9 @@ from typing import Any
 
 from ..data import List, Map, Set, Symbol, Transient, Vector, type_name
 from ..errors import fail
+from ..printer import pr_brief
 from .registry import builtin
+from .values import MISSING, equals, seq_items
 
 _GENSYM = [0]
 
@@ -37,7 +39,7 @@ def _items(coll: Any, who: str) -> list[Any]:
 def core_nth(coll: Any, i: int, default: Any = None) -> Any:
     """Sequential destructuring: the i-th item of coll, or default."""
     if type(i) is not int or i < 0:
-        raise fail("type-error", f"nth: index must be a non-negative integer, got {i!r}")
+        raise fail("type-error", f"nth: index must be a non-negative integer, got {pr_brief(i)}")
     if isinstance(coll, (List, Vector)) or type(coll) is str:
         return coll[i] if i < len(coll) else default
     items = _items(coll, "nth")
@@ -48,7 +50,8 @@ def core_nth(coll: Any, i: int, default: Any = None) -> Any:
 def core_nthrest(coll: Any, i: int) -> Any:
     """Sequential destructuring: the items after the first i, or nil when none."""
     if type(i) is not int or i < 0:
-        raise fail("type-error", f"nthrest: index must be a non-negative integer, got {i!r}")
+        raise fail("type-error",
+                   f"nthrest: index must be a non-negative integer, got {pr_brief(i)}")
     items = _items(coll, "destructuring")
     return List(items[i:]) if len(items) > i else None
 
@@ -118,6 +121,40 @@ def gensym(prefix: Any = "G__") -> Symbol:
     return Symbol(f"{prefix}{_GENSYM[0]}")
 
 
+@builtin("core/group")
+def core_group(keys: Any, coll: Any) -> Map:
+    """group-by's second half: the items of coll by their keys, in linear time.
+
+    The prelude computes the keys, since that calls back into the program."""
+    groups = Map()
+    for k, x in zip(seq_items(keys, "group-by"), seq_items(coll, "group-by")):
+        found = groups.get(k, MISSING)
+        if found is MISSING:
+            groups[k] = [x]
+        else:
+            found.append(x)
+    return Map([(k, Vector(xs)) for k, xs in groups.items()])
+
+
+@builtin("core/runs")
+def core_runs(keys: Any, coll: Any) -> List:
+    """partition-by's second half: the items of coll split where their keys change.
+
+    The prelude computes the keys, since that calls back into the program."""
+    runs: list[List] = []
+    run: list[Any] = []
+    last: Any = MISSING
+    for k, x in zip(seq_items(keys, "partition-by"), seq_items(coll, "partition-by")):
+        if run and not equals(last, k):
+            runs.append(List(run))
+            run = []
+        run.append(x)
+        last = k
+    if run:
+        runs.append(List(run))
+    return List(runs)
+
+
 @builtin("core/items")
 def core_items(coll: Any) -> Vector:
     """The items of any collection as a vector (map entries as [k v]); the prelude's loops
@@ -131,9 +168,9 @@ def core_items(coll: Any) -> Vector:
 def core_transient_of(coll: Any) -> Transient:
     """A transient of the same kind as coll, empty, for the prelude's map, filter and into."""
     if isinstance(coll, Map):
-        return Transient("map", {})
+        return Transient("map", Map())
     if isinstance(coll, Set):
-        return Transient("set", {})
+        return Transient("set", Map())
     return Transient("vector", [])
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..data import Keyword, List, Map, Set, Vector, kw, type_name
 from ..errors import fail
+from ..printer import pr_brief, pr_str
 from .registry import builtin
 from .values import MISSING, type_error
 
@@ -33,10 +34,10 @@ def _options(fn: str, options: Any, known: tuple[Keyword, ...]) -> Map:
         return Map()
     if type(options) is not Map:
         raise type_error(fn, "an options map", options)
-    for key in options:
+    for key in options.keys():
         if key not in known:
-            names = " ".join(repr(k) for k in known)
-            raise fail("argument-error", f"{fn}: unknown option {key!r} (known: {names})",
+            names = " ".join(pr_str(k) for k in known)
+            raise fail("argument-error", f"{fn}: unknown option {pr_brief(key)} (known: {names})",
                        function=fn)
     return options
 
@@ -157,7 +158,7 @@ def _stringify(value: Any, indent: int) -> str:
                                   function="json/stringify") from None
         elif t is float:
             if not math.isfinite(item):
-                raise _json_error(f"json/stringify: {item} is not valid JSON",
+                raise _json_error(f"json/stringify: {pr_str(item)} is not valid JSON",
                                   function="json/stringify")
             out.append(float.__repr__(item))
         elif t is Keyword:

@@ -250,6 +250,54 @@ def abs_(x: Any) -> Any:
     return abs(x)
 
 
+def _to_int(fn: str, x: Any) -> int:
+    t = type(x)
+    if t is int:
+        return x
+    if t is float:
+        if not math.isfinite(x):
+            raise fail("argument-error", f"{fn}: {'NaN' if x != x else 'infinity'} has no "
+                       "integer value", function=fn)
+        return int(x)
+    raise type_error(fn, "a number", x)
+
+
+@builtin("int")
+def int_(x: Any) -> int:
+    """x as an integer: a float is truncated toward zero. Integers never overflow.
+
+    (int 2.7) ;=> 2
+    (int -2.7) ;=> -2
+    """
+    return _to_int("int", x)
+
+
+@builtin("long")
+def long_(x: Any) -> int:
+    """The same as int: there is one integer type, and it never overflows.
+
+    (long 2.7) ;=> 2
+    """
+    return _to_int("long", x)
+
+
+@builtin("double")
+def double(x: Any) -> float:
+    """x as a float.
+
+    (double 1) ;=> 1.0
+    """
+    t = type(x)
+    if t is float:
+        return x
+    if t is int:
+        try:
+            return float(x)
+        except OverflowError:
+            raise _too_large("double") from None
+    raise type_error("double", "a number", x)
+
+
 def _chain(fn: str, op: Callable[[Any, Any], bool], x: Any, y: Any, more: tuple) -> bool:
     _check(fn, x)
     if y is MISSING:

@@ -212,3 +212,86 @@ def not_(x: Any) -> bool:
     (not nil) ;=> true
     """
     return x is None or x is False
+
+
+@builtin("boolean")
+def boolean(x: Any) -> bool:
+    """x's truth as a boolean: false for nil and false, true for everything else.
+
+    (boolean nil) ;=> false
+    (boolean 0) ;=> true
+    """
+    return x is not None and x is not False
+
+
+@builtin("int?")
+def is_int(x: Any) -> bool:
+    """True if x is an integer; the same as integer? (integers are never boxed apart).
+
+    (int? 1) ;=> true
+    """
+    return type(x) is int
+
+
+@builtin("double?")
+def is_double(x: Any) -> bool:
+    """True if x is a floating-point number; the same as float?.
+
+    (double? 1.5) ;=> true
+    """
+    return type(x) is float
+
+
+@builtin("pos-int?")
+def is_pos_int(x: Any) -> bool:
+    """True if x is an integer above zero.
+
+    (pos-int? 1) ;=> true
+    """
+    return type(x) is int and x > 0
+
+
+@builtin("neg-int?")
+def is_neg_int(x: Any) -> bool:
+    """True if x is an integer below zero.
+
+    (neg-int? -1) ;=> true
+    """
+    return type(x) is int and x < 0
+
+
+@builtin("nat-int?")
+def is_nat_int(x: Any) -> bool:
+    """True if x is an integer of zero or more.
+
+    (nat-int? 0) ;=> true
+    """
+    return type(x) is int and x >= 0
+
+
+@builtin("sequential?")
+def is_sequential(x: Any) -> bool:
+    """True if x is a list or a vector: ordered, and equal to each other item by item.
+
+    (sequential? [1]) ;=> true
+    (sequential? #{1}) ;=> false
+    """
+    return type(x) is List or type(x) is Vector
+
+
+@builtin("associative?")
+def is_associative(x: Any) -> bool:
+    """True if x takes assoc: a map, or a vector (by index).
+
+    (associative? [1]) ;=> true
+    """
+    return type(x) is Map or type(x) is Vector
+
+
+@builtin("identical?")
+def is_identical(x: Any, y: Any) -> bool:
+    """True if x and y are the very same object, not merely equal.
+
+    (identical? :a :a) ;=> true
+    """
+    return x is y

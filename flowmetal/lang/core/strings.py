@@ -147,7 +147,7 @@ def split(s: Any, separator: Any, limit: Any = MISSING) -> Vector:
     _check_str("str/split", separator, "a string separator")
     if limit is not MISSING:
         check_int("str/split", limit, "an integer limit")
-    maxsplit = limit - 1 if limit is not MISSING and limit > 0 else -1
+    maxsplit = min(limit, len(s) + 1) - 1 if limit is not MISSING and limit > 0 else -1
     if separator:
         parts = s.split(separator, maxsplit)
     else:
@@ -296,6 +296,66 @@ def index_of(s: Any, value: Any, from_index: Any = MISSING) -> int | None:
     start = 0 if from_index is MISSING else check_int("str/index-of", from_index)
     found = s.find(value, max(start, 0))
     return None if found < 0 else found
+
+
+@builtin("str/last-index-of")
+def last_index_of(s: Any, value: Any, from_index: Any = MISSING) -> int | None:
+    """The index of the last occurrence of value in s (at or before from-index), or nil.
+
+    (str/last-index-of "banana" "an") ;=> 3
+    (str/last-index-of "banana" "an" 2) ;=> 1
+    """
+    _check_str("str/last-index-of", s)
+    _check_str("str/last-index-of", value)
+    if from_index is MISSING:
+        found = s.rfind(value)
+    else:
+        start = check_int("str/last-index-of", from_index)
+        if start < 0:
+            return None
+        found = s.rfind(value, 0, start + len(value))
+    return None if found < 0 else found
+
+
+@builtin("str/reverse")
+def reverse(s: Any) -> str:
+    """The characters of s in reverse order.
+
+    (str/reverse "abc") ;=> "cba"
+    """
+    return _check_str("str/reverse", s)[::-1]
+
+
+_LONG = re.compile(r"[+-]?[0-9]+")
+_DOUBLE = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
+
+
+@builtin("parse-long")
+def parse_long(s: Any) -> int | None:
+    """The integer written in s (digits with an optional sign), or nil if s is not one.
+
+    (parse-long "-42") ;=> -42
+    (parse-long "4.2") ;=> nil
+    """
+    _check_str("parse-long", s)
+    if not _LONG.fullmatch(s):
+        return None
+    from flowmetal.lang.reader import _parse_int  # Python's int() refuses 4300+ digits
+
+    return _parse_int(s)
+
+
+@builtin("parse-double")
+def parse_double(s: Any) -> float | None:
+    """The float written in s (as Clojure reads it: 1.5, -2e3, .5, NaN, Infinity), or nil.
+
+    (parse-double "2.5") ;=> 2.5
+    (parse-double "x") ;=> nil
+    """
+    _check_str("parse-double", s)
+    if not _DOUBLE.fullmatch(s):
+        return None
+    return float(s.replace("Infinity", "inf"))
 
 
 @builtin("pr-str", arglists="[& xs]")

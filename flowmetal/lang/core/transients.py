@@ -39,9 +39,9 @@ def transient(coll: Any) -> Transient:
     if t is Vector:
         return Transient("vector", list(coll))
     if t is Map:
-        return Transient("map", dict(coll))
+        return Transient("map", Map(coll))
     if t is Set:
-        return Transient("set", dict.fromkeys(coll))
+        return Transient("set", coll.as_map())
     raise type_error("transient", "a vector, map or set", coll)
 
 
@@ -114,9 +114,7 @@ def freeze(t: Transient) -> Any:
         return Vector(items)
     if t.kind == "map":
         return Map(items)
-    frozen = Set()
-    frozen._items = items  # already a dict of keys: adopt it instead of copying
-    return frozen
+    return Set.of_keys(items)
 
 
 @builtin("persistent!", pure=False)

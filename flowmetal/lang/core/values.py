@@ -67,9 +67,6 @@ typo like ``(range 1e12)`` would otherwise exhaust the worker's memory instead o
 
 # Values whose Python ``==`` is exactly Flowmetal's ``=`` when both sides have this type.
 _ATOMIC = frozenset((int, float, str, bool, type(None), Keyword, Symbol))
-# Keys whose Python equality is never looser than Flowmetal's, so finding one in a dict is
-# enough. Numbers are not among them: Python finds the key 1 when asked for 1.0 or True.
-_STRICT_KEYS = frozenset((str, Keyword, Symbol, type(None)))
 
 
 def type_error(fn: str, expected: str, value: Any) -> Thrown:
@@ -153,29 +150,17 @@ def _deep_equals(a: Any, b: Any) -> bool:
                 continue
             if len(a) != len(b):
                 return False
-            stored = None
+            # Maps find keys as = compares them, so a found key is an equal key.
             for key, value in a.items():
                 other = b.get(key, MISSING)
                 if other is MISSING:
                     return False
                 pending.append((value, other))
-                if type(key) not in _STRICT_KEYS:
-                    if stored is None:
-                        stored = {k: k for k in b}
-                    pending.append((key, stored[key]))
         elif ta is Set:
             if a is b:
                 continue
-            if len(a) != len(b):
+            if len(a) != len(b) or a != b:
                 return False
-            stored = None
-            for item in a:
-                if item not in b:
-                    return False
-                if type(item) not in _STRICT_KEYS:
-                    if stored is None:
-                        stored = {k: k for k in b}
-                    pending.append((item, stored[item]))
         elif not (a is b or a == b):
             return False
     return True
