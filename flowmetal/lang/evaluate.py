@@ -102,7 +102,7 @@ def drive(m: Machine, handler: Callable[[Request], Any], fuel: int | None = None
         cancelled = set(outcome.cancelled)
         pending = [r for r in pending + outcome.requests if r.id not in cancelled]
         if not pending:
-            waits = ", ".join(f"{kind} {key!r}" for _, kind, key in m.waits())
+            waits = ", ".join(f"{kind} {key}" for _, kind, key in m.waits())
             raise EffectRefused(f"the program waits forever ({waits}): nothing in an "
                                 "in-memory evaluation can answer it")
         others = [r for r in pending if r.kind != "sleep"]

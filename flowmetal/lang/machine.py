@@ -27,9 +27,10 @@ from typing import Any
 
 from . import nodes as N
 from .core.registry import Builtin
-from .data import Keyword, List, Map, Set, Vector, kw
+from .data import Keyword, List, Map, Set, Vector, kw, type_name
 from .errors import ExInfo, Thrown, TraceEntry, fail
 from .functions import Closure, Future, Macro, Primitive
+from .printer import pr_brief, pr_str
 
 __all__ = [
     "Machine",
@@ -908,9 +909,6 @@ class Machine:
         elif t is Macro:
             raise fail("type-error", f"Can't take the value of macro {f.name}")
         else:
-            from .data import type_name
-            from .printer import pr_str
-
             raise fail("type-error", f"{pr_str(f)} ({type_name(f)}) is not a function")
 
     # -- definitions ---------------------------------------------------------------------
@@ -947,9 +945,7 @@ class Machine:
         fiber.fault = fault
         if fiber.id == 0 and not self._will_catch(value):
             if not isinstance(value, ExInfo):  # keep where a plain value was thrown from
-                from .printer import pr_str
-
-                value = ExInfo(f"uncaught throw of {pr_str(value)}",
+                    value = ExInfo(f"uncaught throw of {pr_str(value)}",
                                Map({_TYPE: kw("uncaught-throw"), kw("value"): value}),
                                trace=self._trace(node), span=node.span if node else None)
             self._save()
@@ -1189,7 +1185,7 @@ class Machine:
         if default is not NO_DEFAULT:
             self._wake(fiber, RETURN, default)
             return
-        what = {"message": f"message {key!r}", "callback": "callback", "effect": "effect",
+        what = {"message": f"message :{key}", "callback": "callback", "effect": "effect",
                 "future": "future", "any": "futures"}[kind]
         err = fail("timeout", f"Timed out waiting for {what}").value
         self._wake(fiber, RETURN, None)
@@ -1237,7 +1233,8 @@ def _catches(node: N.Try, value: Any) -> bool:
 def _call_data(f: Any, args: list[Any]) -> Any:
     n = len(args)
     if n not in (1, 2) or (type(f) is Vector and n != 1):
-        raise fail("arity-error", f"Wrong number of arguments ({n}) passed to a {type(f)}")
+        raise fail("arity-error",
+                   f"Wrong number of arguments ({n}) passed to a {type_name(f)}")
     default = args[1] if n == 2 else None
     t = type(f)
     if t is Keyword:
@@ -1256,5 +1253,6 @@ def _call_data(f: Any, args: list[Any]) -> Any:
         return args[0] if args[0] in f else default
     i = args[0]
     if type(i) is not int or not 0 <= i < len(f):
-        raise fail("index-out-of-bounds", f"Index {i!r} out of bounds for vector of {len(f)}")
+        raise fail("index-out-of-bounds",
+                   f"Index {pr_brief(i)} out of bounds for vector of {len(f)}")
     return f[i]

@@ -197,3 +197,8 @@ def test_compile_error_names_file_line_col():
     with pytest.raises(CompileError) as info:
         evaluate("(defn f []\n  (undefined-fn 1))", source="job.flow")
     assert str(info.value) == "job.flow:2:4: compile error: Unable to resolve symbol: undefined-fn"
+
+
+def test_calling_a_vector_wrongly_names_flowmetal_types_and_values():
+    assert "passed to a vector" in str(uncaught("([1] 1 2)"))
+    assert "Index :a out of bounds for vector of 1" in str(uncaught("([1] :a)"))

@@ -336,7 +336,7 @@ def test_receive_with_timeout_and_default_returns_the_default_in_memory():
 
 def test_receive_with_timeout_and_no_default_throws_a_catchable_timeout():
     assert show('(try (receive :x :timeout "5s") (catch :timeout e (ex-message e)))') == (
-        "\"Timed out waiting for message 'x'\"")
+        "\"Timed out waiting for message :x\"")
 
 
 def test_receive_timeout_timer_is_cancelled_when_the_message_comes_first():

@@ -201,7 +201,7 @@ def test_receive_timeout_uncaught_fails_the_program_with_restarts(h: Harness):
     rec = h.rt.run(pid)
     assert rec.status == "failed"
     assert rec.error["type"] == "timeout"
-    assert rec.error["message"] == "Timed out waiting for message 'approval'"
+    assert rec.error["message"] == "Timed out waiting for message :approval"
     [failed] = h.events(pid, "failed")
     assert "use-value" in failed.data["restarts"] and "abort" in failed.data["restarts"]
 
