@@ -34,7 +34,7 @@ from flowmetal.runtime.codec import to_json
 from flowmetal.runtime.executor import Executor, new_program_id
 from flowmetal.runtime.runtime import Runtime, Waiting
 from flowmetal.runtime.worker import Worker
-from flowmetal.store import SqliteStore, open_store
+from flowmetal.store import Commit, SqliteStore, open_store
 
 from .harness import (
     Context,
@@ -124,6 +124,38 @@ class RawCommits:
         self.conn.close()
 
 
+class StoreCommits:
+    """What the store's commits of an effect cost without the interpreter: commits shaped
+    like those of ``sleeps.flow`` (its two events, a snapshot of the same size, one timer
+    replaced by the next) made with ``store.commit`` on a program of their own. Between the
+    raw rate and the effect rate, it tells the schema's share (the pages a commit writes)
+    from the runtime's (running the machine and encoding its state)."""
+
+    def __init__(self, store: Any, snapshot: bytes) -> None:
+        self.store, self.snapshot = store, snapshot
+        self.pid = new_program_id()
+        self.seq = store.create_program(self.pid, name="commits", kind="program",
+                                        code_hash=None, args={}).last_seq
+
+    def commits_per_second(self, n: int) -> float:
+        def commits() -> None:
+            seq = self.seq
+            for _ in range(n):
+                fired, key = str(seq), str(seq + 2)
+                self.seq = self.store.commit(self.pid, Commit(
+                    expected_seq=seq, status="waiting", snapshot=self.snapshot,
+                    snapshot_step=seq, events=[
+                        ("timer-fired", {"key": fired, "due_at": T0}),
+                        ("requested", {"key": key, "kind": "sleep",
+                                       "request": {":seconds": 0.0}, "due": T0})],
+                    waiting=[{"fiber": 0, "kind": "effect", "effect": "sleep",
+                              "request": {":seconds": 0.0}}],
+                    cancel_timers=[fired], new_timers=[(key, T0)]))
+                seq = self.seq
+
+        return n / timed(commits)
+
+
 def wal_frames(path: Path, action: Callable[[], object]) -> int:
     """How many pages (WAL frames) ``action`` writes to the database at ``path``.
 
@@ -195,6 +227,12 @@ def run_effects(ctx: Context) -> list[Row]:
         drive = run_program(rt, few)
         pages = wal_frames(d / "flow.db", drive) / few
         raw_pages = wal_frames(d / "raw.db", lambda: raw.commits_per_second(few)) / few
+        waiting = rt.start(text, "sleeps.flow", {"n": n})
+        rt.drive(waiting)  # to its first sleep: a snapshot like those an effect commits
+        alone = StoreCommits(store, store.latest_snapshot(waiting).state)
+        alone.commits_per_second(n)  # its program's first block of events, untimed
+        stored, raw_again = paired(lambda: alone.commits_per_second(n),
+                                   lambda: raw.commits_per_second(n), ctx.repeat)
     finally:
         raw.close()
         store.close()
@@ -208,6 +246,11 @@ def run_effects(ctx: Context) -> list[Row]:
              f"{fmt_time(statistics.median(cpu_per_effect))} per effect vs "
              f"{fmt_time(statistics.median(raw.cpu))} per raw commit; "
              f"{pages:.1f} WAL pages written per effect vs {raw_pages:.1f} per raw commit")
+    ctx.note(f"effects: store.commit alone, shaped like an effect's commit (two events, a "
+             f"{fmt_bytes(len(alone.snapshot))} snapshot, a timer replaced), no interpreter: "
+             f"{fmt_rate(stored, 'commit')} vs {fmt_rate(raw_again, 'commit')} raw = "
+             f"{stored / raw_again:.2f}x: the schema's share; the rest of the gap to the "
+             f"effect rate is running the machine and encoding its state")
     scans = [line for p in explain(d / "flow.db", counter.texts).values()
              for line in full_scans(p)]
     ctx.note("effects: full table scans among the statements of the effect path: "

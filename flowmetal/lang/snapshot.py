@@ -90,16 +90,23 @@ class _Encoder:
         self.ref = _referrer(self.objs, self.todo)
 
     def run(self, root: Any) -> dict:
-        root_ref = self.ref(root)
+        ref = self.ref
+        root_ref = ref(root)
         objs, todo, names, named = self.objs, self.todo, self.base_names, self.named_types
+        plain = _PLAIN
         heap: list[Any] = []
         while todo:
             i = todo.pop()
             obj = objs[i]
             t = type(obj)
-            name = names.get(id(obj)) if t in named else None
-            if name is not None:
+            if t in named and (name := names.get(id(obj))) is not None:
                 entry = ["G", name]
+            # lists and dicts, the commonest entries, are made here (as _ENTRIES would)
+            elif t is list:
+                entry = ["l", *[x if type(x) in plain else ref(x) for x in obj]]
+            elif t is dict:
+                entry = ["d", *[x if type(x) in plain else ref(x)
+                                for kv in obj.items() for x in kv]]
             else:
                 entry = (_ENTRIES.get(t) or _entry_maker(t))(self, obj)
             if i < len(heap):
