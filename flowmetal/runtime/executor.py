@@ -53,6 +53,7 @@ __all__ = ["Executor", "INTERNAL_EFFECTS", "new_program_id", "DriveResult"]
 INTERNAL_EFFECTS = frozenset({"now", "random", "uuid", "print", "log", "callback", "spawn"})
 TASK_EFFECTS = frozenset({"http", "call"})
 _CHECKPOINT_STEPS = 5_000_000
+_CACHED_MACHINES = 1000  # machines kept in memory after their commit, the latest ones
 
 
 def new_program_id() -> str:
@@ -410,6 +411,8 @@ class Executor:
                             rec.created_at, time.time(), rec.lease_owner, rec.lease_until)
         if status in ("waiting", "failed", "ready"):
             self._cache[rec.id] = (rec, m)
+            if len(self._cache) > _CACHED_MACHINES:  # the one committed longest ago goes
+                del self._cache[next(iter(self._cache))]
         if self.on_output is not None:
             for text in batch.output:
                 self.on_output(rec.id, text)

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from flowmetal.runtime import Runtime
+from flowmetal.runtime import Runtime, executor
 from flowmetal.store import open_store
 
 from .conftest import Harness, check_log
@@ -97,3 +97,16 @@ def test_an_input_that_arrives_while_timers_fire_in_process_is_not_lost(h: Harne
     assert [e.data["key"] for e in h.events(pid, "timer-fired")] == [timer.key]
     check_log(h.store, pid)
     assert h.rt.replay(pid).ok
+
+
+def test_the_machines_kept_in_memory_are_the_latest_few(h: Harness, monkeypatch):
+    monkeypatch.setattr(executor, "_CACHED_MACHINES", 2)
+    pids = [h.start(ADDER) for _ in range(3)]
+    for pid in pids:
+        h.drive(pid)
+    calls = counting(h.store)
+    for pid in reversed(pids):  # the first one was let go: it alone loads its snapshot
+        send(h, pid, 5)
+        h.drive(pid)
+    assert calls["latest_snapshot"] == 1
+    assert len(h.rt.executor._cache) == 2
