@@ -1,15 +1,21 @@
 """Snapshots: the machine's whole state as bytes, and back, in any process.
 
-The format is versioned JSON (zlib-compressed) with an explicit heap table, written and
-read with loops, never recursion, so a 100,000-frame stack or a deeply nested value
-encodes like any other. It never uses pickle: a snapshot holds data, not code, and code is
-referred to by ``(unit hash, node id)``.
+The format is versioned JSON with an explicit heap table, written and read with loops,
+never recursion, so a 100,000-frame stack or a deeply nested value encodes like any other.
+It never uses pickle: a snapshot holds data, not code, and code is referred to by
+``(unit, node id)``, the unit by its hash.
 
-Layout: ``{"v": 1, "root": ref, "heap": [entry, ...]}``. An entry is a JSON array whose
+Layout: ``{"v": 2, "root": ref, "heap": [entry, ...]}``. An entry is a JSON array whose
 first item is a tag (``"V"`` vector, ``"C"`` closure, ``"K"`` frame...). Inside entries a
 JSON scalar is itself and ``[n]`` refers to heap entry ``n``. Values that are part of the
 base environment (built-ins and the prelude's functions) are written by name (``"G"``), so
-a snapshot holds only what the program itself made.
+a snapshot holds only what the program itself made. The bytes are the JSON text itself when
+it is small (at most ``_PLAIN_LIMIT`` bytes), zlib-compressed JSON otherwise.
+
+Versions: 2 (machines, from ``encode``) writes a node as ``["N", [unit entry], id]``, so a
+unit's 64-character hash is written once; 1 wrote it in every node, ``["N", hash, id]``, and
+was always compressed. Both are read. ``encode_value`` still writes version 1, compressed:
+a code unit's hash is the hash of that encoding, so it must not change.
 """
 
 from __future__ import annotations
@@ -32,7 +38,14 @@ from .functions import PRIMITIVES, Closure, Future, Macro, Primitive
 
 __all__ = ["encode", "decode", "encode_value", "decode_value", "SnapshotError", "VERSION"]
 
-VERSION = 1
+VERSION = 2
+"""The format ``encode`` writes; ``decode`` also reads version 1."""
+_VALUE_VERSION = 1  # what encode_value writes (code unit hashes depend on it)
+_VERSIONS = (1, 2)
+_PLAIN_LIMIT = 960
+"""Snapshots up to this many bytes of JSON are stored uncompressed: compressing a small
+one costs more than its bytes are worth, and it stays within one database page anyway (an
+SQLite row keeps about its first thousand bytes in its page)."""
 _SCALARS = (str, int, float, bool, type(None))
 _SCALAR_TYPES = frozenset(_SCALARS)
 _PLAIN = frozenset((str, int, bool, type(None)))  # scalars that are always JSON as they are
@@ -81,12 +94,13 @@ class _Encoder:
     """
 
     def __init__(self, base_names: dict[int, str], keep_spans: bool,
-                 named_types: frozenset[type] = frozenset()) -> None:
+                 named_types: frozenset[type] = frozenset(), version: int = VERSION) -> None:
         self.objs: list[Any] = []  # also keeps encoded objects alive, so ids stay unique
         self.todo: list[int] = []
         self.base_names = base_names
         self.named_types = named_types  # the types of the values in base_names
         self.keep_spans = keep_spans
+        self.version = version
         self.ref = _referrer(self.objs, self.todo)
 
     def run(self, root: Any) -> dict:
@@ -114,7 +128,7 @@ class _Encoder:
             else:  # entries come last-seen-first: make room up to this one
                 heap.extend([None] * (i - len(heap)))
                 heap.append(entry)
-        return {"v": VERSION, "root": root_ref, "heap": heap}
+        return {"v": self.version, "root": root_ref, "heap": heap}
 
     def span(self, span: Span | None) -> Any:
         return None if span is None else self.ref(span)
@@ -203,7 +217,9 @@ _ENTRIES: dict[type, Callable[[_Encoder, Any], list]] = {
 
 
 def _node_entry(enc: _Encoder, obj: N.Node) -> list:
-    return ["N", obj.unit.hash, obj.id]
+    if enc.version == 1:
+        return ["N", obj.unit.hash, obj.id]
+    return ["N", enc.ref(obj.unit), obj.id]
 
 
 def _entry_maker(t: type) -> Callable[[_Encoder, Any], list]:
@@ -338,8 +354,9 @@ class _Decoder:
             return ExInfo(e[1], v(e[2]), v(e[3]), v(e[4]) or (), v(e[5]))
         if tag == "r":
             return TraceEntry(e[1], v(e[2]))
-        if tag == "N":
-            return self.unit(e[1]).nodes[e[2]]
+        if tag == "N":  # version 1 names the unit by hash, version 2 refers to its entry
+            unit = self.unit(e[1]) if type(e[1]) is str else v(e[1])
+            return unit.nodes[e[2]]
         if tag == "U":
             return self.unit(e[1])
         raise SnapshotError(f"unknown entry {tag!r}")
@@ -386,25 +403,27 @@ _JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 """Compact, and without the cycle check: a heap table is flat, its entries refer by index."""
 
 
-def _dumps(doc: dict) -> bytes:
-    return zlib.compress(_JSON.encode(doc).encode(), 1)
+def _dumps(doc: dict, plain_limit: int = _PLAIN_LIMIT) -> bytes:
+    text = _JSON.encode(doc).encode()
+    return text if len(text) <= plain_limit else zlib.compress(text, 1)
 
 
 def _loads(blob: bytes) -> dict:
     try:
-        doc = json.loads(zlib.decompress(blob))
+        # JSON text starts with "{"; a zlib stream never does (its first byte is 0x?8)
+        doc = json.loads(blob if blob[:1] == b"{" else zlib.decompress(blob))
     except (zlib.error, ValueError) as exc:
         raise SnapshotError(f"not a Flowmetal snapshot: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("v") != VERSION:
+    if not isinstance(doc, dict) or doc.get("v") not in _VERSIONS:
         version = doc.get("v") if isinstance(doc, dict) else None
         raise SnapshotError(f"snapshot format version {version!r} is not supported "
-                            f"(this Flowmetal reads version {VERSION})")
+                            f"(this Flowmetal reads versions 1 to {VERSION})")
     return doc
 
 
 def encode_value(value: Any, keep_spans: bool = False) -> bytes:
     """Encode a data value (code forms keep their spans with ``keep_spans``)."""
-    return _dumps(_Encoder({}, keep_spans).run(value))
+    return _dumps(_Encoder({}, keep_spans, version=_VALUE_VERSION).run(value), plain_limit=-1)
 
 
 def decode_value(blob: bytes) -> Any:

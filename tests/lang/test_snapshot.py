@@ -249,21 +249,59 @@ def test_a_failed_machine_restarts_after_decode():
 # -- the format ----------------------------------------------------------------------------
 
 
-def test_encoding_is_versioned_zlib_compressed_json_not_pickle():
+def json_of(blob: bytes) -> dict:
+    """A snapshot's JSON: the bytes themselves when small, zlib-compressed otherwise."""
+    return json.loads(blob if blob.startswith(b"{") else zlib.decompress(blob))
+
+
+def test_encoding_is_versioned_json_not_pickle():
     m = new_machine(load(SHARING, "share.flow"))
     m.run(10_000)
     blob = encode(m, base().glob)
     assert not blob.startswith(b"\x80")  # pickle protocol 2+ marker
-    doc = json.loads(zlib.decompress(blob))
-    assert doc["v"] == 1
+    doc = json_of(blob)
+    assert doc["v"] == 2
     assert isinstance(doc["heap"], list) and doc["heap"]
     assert all(isinstance(entry, list) and isinstance(entry[0], str) for entry in doc["heap"])
+
+
+def test_small_snapshots_are_plain_json_and_big_ones_compressed():
+    small = new_machine(load("(sleep 1)", "small.flow"))
+    small.run(10_000)
+    assert encode(small, base().glob).startswith(b'{"v":2,')
+    big = new_machine(load('(def xs (vec (range 500))) (sleep 1) (count xs)', "big.flow"))
+    [req] = big.run(100_000).requests
+    blob = encode(big, base().glob)
+    assert blob[:1] == b"x" and json_of(blob)["v"] == 2  # zlib's header
+    back = roundtrip(big)
+    back.complete(req.id, None)
+    assert back.run(10_000).value == 500
+
+
+def test_a_unit_is_named_once_and_version_1_snapshots_still_decode():
+    unit = load("(defn f [] (sleep 1) :woke) (f)", "v1.flow")
+    m = new_machine(unit)
+    [req] = m.run(10_000).requests
+    doc = json_of(encode(m, base().glob))
+    assert json.dumps(doc).count(unit.hash) == 1
+    # The same state as version 1 wrote it: each node names its unit's hash, compressed.
+    heap = doc["heap"]
+    v1 = [["N", heap[e[1][0]][1], e[2]] if e[0] == "N" else e for e in heap]
+    blob = zlib.compress(json.dumps({**doc, "v": 1, "heap": v1}).encode())
+    m2 = decode(blob, base().glob, base().units.__getitem__)
+    m2.complete(req.id, None)
+    assert pr_str(m2.run(10_000).value) == ":woke"
+
+
+def test_code_units_keep_the_version_1_encoding_their_hashes_are_made_of():
+    unit = load("(defn f [x] (inc x)) (f 1)", "hash.flow")
+    assert json.loads(zlib.decompress(unit.blob))["v"] == 1
 
 
 def test_the_prelude_is_written_by_name_not_copied_into_the_snapshot():
     m = new_machine(load("(def f map) (sleep 1) (f inc [1])", "names.flow"))
     m.run(10_000)
-    doc = json.loads(zlib.decompress(encode(m, base().glob)))
+    doc = json_of(encode(m, base().glob))
     assert ["G", "map"] in doc["heap"]
     assert len(doc["heap"]) < 200
 
@@ -305,8 +343,9 @@ def test_a_snapshot_naming_unknown_code_is_a_snapshot_error():
 
 
 def test_a_newer_format_version_is_refused_by_name():
-    with pytest.raises(SnapshotError, match="version 2 is not supported"):
-        decode(zlib.compress(b'{"v": 2}'), base().glob, base().units.__getitem__)
+    for blob in (zlib.compress(b'{"v": 3}'), b'{"v": 3}'):
+        with pytest.raises(SnapshotError, match="version 3 is not supported"):
+            decode(blob, base().glob, base().units.__getitem__)
 
 
 def test_a_100000_frame_stack_encodes_and_decodes_iteratively():
