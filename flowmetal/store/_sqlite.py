@@ -280,6 +280,11 @@ def _where(select: str, columns: tuple[str, ...], order: str) -> str:
     return select + where + order
 
 
+def _newest_first(row: Sequence[Any]) -> tuple[float, str]:
+    """The sort key of ``ORDER BY created_at DESC, id DESC`` (with ``reverse=True``)."""
+    return row[12], row[0]
+
+
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
@@ -683,11 +688,23 @@ class SqliteStore(Store):
         parent_id: str | None = None,
         limit: int = 1000,
     ) -> list[ProgramRecord]:
+        select = f"SELECT {PROGRAM_COLS} FROM programs"
         sql, params = _filtered(
-            f"SELECT {PROGRAM_COLS} FROM programs", " ORDER BY created_at DESC, id DESC LIMIT ?",
+            select, " ORDER BY created_at DESC, id DESC LIMIT ?",
             status=status, kind=kind, parent_id=parent_id,
         )  # fmt: skip
         with self._reading("list programs"):
+            if parent_id is not None:
+                # A program's children (which the runtime looks for at every wait) are few:
+                # read them unordered and sort them here, sparing SQLite's sorter, which
+                # costs more than the rows; with more than ``limit`` of them, SQLite sorts.
+                unordered, _ = _filtered(
+                    select, " LIMIT ?", status=status, kind=kind, parent_id=parent_id
+                )
+                rows = self._x(unordered, (*params, limit + 1)).fetchall()
+                if len(rows) <= limit:
+                    rows.sort(key=_newest_first, reverse=True)
+                    return [program_record(r) for r in rows]
             return [program_record(r) for r in self._x(sql, (*params, limit))]
 
     def set_status(

@@ -156,6 +156,21 @@ def test_list_programs_newest_first_with_filters(store):
     assert len(store.list_programs(limit=2)) == 2
 
 
+def test_list_programs_of_a_parent_newest_first_within_the_limit(store):
+    store.create_program("p", name="x", kind="program", code_hash=None, args=[])
+    for kid in ("k1", "k3", "k2", "k4"):
+        store.create_program(kid, name="x", kind="child", code_hash=None, args=[],
+                             parent_id="p")
+    kids = [store.get_program(k) for k in ("k1", "k3", "k2", "k4")]
+    newest = [r.id for r in sorted(kids, key=lambda r: (r.created_at, r.id), reverse=True)]
+    assert [r.id for r in store.list_programs(parent_id="p")] == newest
+    for limit in (4, 3, 1, 0):  # as many as there are, and fewer
+        assert [r.id for r in store.list_programs(parent_id="p", limit=limit)] == \
+            newest[:limit]
+    assert [r.id for r in store.list_programs(parent_id="p", kind="child", limit=2)] == \
+        newest[:2]
+    assert store.list_programs(parent_id="p", status="done") == []
+
 def test_json_values_round_trip(store):
     value = {
         "s": "ünïcode ✓",
