@@ -277,7 +277,7 @@ class _Decoder:
         if tag == "A":
             return Atom(None)
         if tag == "T":
-            return Transient(e[1], [] if e[1] == "vector" else {})
+            return Transient(e[1], [] if e[1] == "vector" else Map())
         if tag == "C":
             return Closure.__new__(Closure)
         if tag == "m":
@@ -384,8 +384,11 @@ class _Decoder:
         elif tag == "m":
             obj.closure = v(e[1])
         elif tag == "K":
-            for name, x in zip(type(obj).__slots__, e[2:]):
+            slots = type(obj).__slots__
+            for name, x in zip(slots, e[2:]):
                 setattr(obj, name, v(x))
+            for name in slots[len(e) - 2:]:  # a field added since the snapshot was taken
+                setattr(obj, name, None)
         elif tag == "f":
             for name, x in zip(_FIBER_FIELDS, e[1:]):
                 setattr(obj, name, v(x))

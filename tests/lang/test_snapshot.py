@@ -443,3 +443,15 @@ def test_the_prelude_rebuilds_identically_from_its_stored_form():
     rebuilt = compile_expanded(prelude.blob, prelude.source_name)
     assert rebuilt.hash == prelude.hash
     assert node_signature(rebuilt) == node_signature(prelude)
+
+
+@pytest.mark.parametrize(("src", "want"), [
+    ("(let [t (transient {})] (assoc! t 1 :a) (assoc! t true :b) (assoc! t 1.0 :c)"
+     " (persistent! t))", "{1 :a, true :b, 1.0 :c}"),
+    ("(let [t (transient #{})] (conj! t 1) (conj! t true) (conj! t 1.0) (persistent! t))",
+     "#{1 true 1.0}"),
+])
+def test_a_transient_keeps_keys_that_equal_in_python_apart_across_snapshots(src, want):
+    value, _, steps, _ = run_program(src)
+    assert value == want
+    assert run_program(src, snapshot_at=range(steps + 1))[0] == want
