@@ -88,6 +88,7 @@ class StatementCounter:
 
     def reset(self) -> None:
         self.counts.clear()
+        self.texts.clear()
 
 
 # -- (a) durable effects per second -----------------------------------------------------

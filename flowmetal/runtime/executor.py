@@ -35,6 +35,7 @@ from ..lang.data import Map, kw
 from ..lang.machine import Done, Failed, Machine, OutOfFuel, Request, Suspended
 from ..lang.nodes import CodeUnit
 from ..store.contract import (
+    FINISHED_STATUSES,
     INPUT_EVENT_TYPES,
     Commit,
     ConflictError,
@@ -72,13 +73,20 @@ class DriveResult:
     program: ProgramRecord
     output: list[str] = field(default_factory=list)
     events: int = 0
+    timers: dict[str, float] | None = None
+    """The program's timers after the drive (key -> due time), when the executor knows
+    them without reading the store (its machine stayed in memory); None otherwise."""
+    spawned: bool = False
+    """Whether the drive's commits created child programs."""
 
 
 class _Batch:
     """Events and side records gathered for the next commit, with seqs assigned in order."""
 
-    def __init__(self, last_seq: int) -> None:
+    def __init__(self, last_seq: int, known_timers: dict[str, float] | None = None) -> None:
         self.expected_seq = last_seq
+        self.known_timers = known_timers  # the program's timers before it, if known
+        self.spawned = False  # an earlier commit of the same drive created child programs
         self.events: list[tuple[str, Any]] = []
         self.timers: list[tuple[str, float]] = []
         self.cancel_timers: list[str] = []
@@ -119,8 +127,8 @@ class Executor:
         self.checkpoint_steps = checkpoint_steps
         self.base = base()
         self.units: dict[str, CodeUnit] = dict(self.base.units)
-        # program id -> (record, machine) as this executor's last commit left them
-        self._cache: dict[str, tuple[ProgramRecord, Machine]] = {}
+        # program id -> (record, machine, its timers) as this executor's last commit left them
+        self._cache: dict[str, tuple[ProgramRecord, Machine, dict[str, float] | None]] = {}
 
     # -- code ------------------------------------------------------------------------
 
@@ -182,9 +190,10 @@ class Executor:
         raise ConflictError(f"program {program_id}: gave up after {max_attempts} conflicts")
 
     def _resume(self, program_id: str, fire: dict[str, float]
-                ) -> tuple[ProgramRecord, Machine | None, list[EventRecord]]:
-        """The program's record, its machine as last committed (None once it finished), and
-        the input events that machine has not applied yet.
+                ) -> tuple[ProgramRecord, Machine | None, list[EventRecord],
+                           dict[str, float] | None]:
+        """The program's record, its machine as last committed (None once it finished), the
+        input events that machine has not applied yet, and its timers if they are known.
 
         A machine this executor committed last is kept in memory. Then one read of the log
         after it is enough: if everything appended since is input (nobody else committed),
@@ -197,30 +206,32 @@ class Executor:
         """
         cached = self._cache.pop(program_id, None)
         if cached is not None:
-            rec, m = cached
+            rec, m, timers = cached
             cursor = m.extra.get("cursor", 0)
             if fire and cursor == rec.last_seq:
-                return rec, m, []
+                return rec, m, [], timers
             news = self.store.events(program_id, after=cursor)
             later = [e for e in news if e.seq > rec.last_seq]
             if all(e.type in INPUT_EVENT_TYPES for e in later):
                 if later:
                     rec = replace(rec, last_seq=later[-1].seq, status="ready")
-                return rec, m, [e for e in news if e.type in INPUT_EVENT_TYPES]
+                return rec, m, [e for e in news if e.type in INPUT_EVENT_TYPES], timers
         rec = self.store.get_program(program_id)
         if rec.finished:
-            return rec, None, []
+            return rec, None, [], None
         m = self.load(rec)
         news = self.store.events(program_id, after=m.extra.get("cursor", 0))
-        return rec, m, [e for e in news if e.type in INPUT_EVENT_TYPES]
+        # A program that never committed a machine has no timers yet.
+        timers = {} if rec.last_seq <= 1 and "cursor" not in m.extra else None
+        return rec, m, [e for e in news if e.type in INPUT_EVENT_TYPES], timers
 
     def _drive_once(self, program_id: str, fire: dict[str, float]) -> DriveResult:
-        rec, m, inputs = self._resume(program_id, fire)
+        rec, m, inputs, timers = self._resume(program_id, fire)
         if m is None:
             return DriveResult(rec)
         extra = m.extra
         extra.setdefault("keys", {})
-        batch = _Batch(rec.last_seq)
+        batch = _Batch(rec.last_seq, timers)
         fired = {str(e.data.get("key")) for e in inputs if e.type == "timer-fired"}
         for key, due in fire.items():
             # still wanted: not cancelled, and not fired meanwhile by another process
@@ -249,8 +260,10 @@ class Executor:
             outcome = m.run(1_000_000)
             if isinstance(outcome, OutOfFuel):
                 if m.steps - steps_at_commit >= self.checkpoint_steps:
-                    rec = self._checkpoint(rec, m, batch)
-                    batch = _Batch(rec.last_seq)
+                    done = self._commit(rec, m, batch, "ready")
+                    rec = done.program
+                    batch = _Batch(rec.last_seq, done.timers)
+                    batch.spawned = done.spawned
                     steps_at_commit = m.steps
                 continue
             if rec.kind == "repl" and isinstance(outcome, (Done, Failed)):
@@ -385,9 +398,6 @@ class Executor:
                 if not c.finished]
         return kids + [p.id for p in batch.programs if p.id not in kids]
 
-    def _checkpoint(self, rec: ProgramRecord, m: Machine, batch: _Batch) -> ProgramRecord:
-        return self._commit(rec, m, batch, "ready").program
-
     def _commit(self, rec: ProgramRecord, m: Machine, batch: _Batch, status: str,
                 result: Any = None, error: Any = None) -> DriveResult:
         if status == "failed" and error is None:
@@ -409,14 +419,22 @@ class Executor:
         rec = ProgramRecord(rec.id, rec.name, rec.kind, rec.code_hash, rec.parent_id,
                             rec.parent_step, status, rec.args, result, error, waiting, last_seq,
                             rec.created_at, time.time(), rec.lease_owner, rec.lease_until)
+        timers: dict[str, float] | None = None
+        if status in FINISHED_STATUSES:
+            timers = {}
+        elif batch.known_timers is not None:
+            keys = m.extra.get("keys", {})
+            timers = {key: due for key, due in (*batch.known_timers.items(), *batch.timers)
+                      if key in keys}
         if status in ("waiting", "failed", "ready"):
-            self._cache[rec.id] = (rec, m)
+            self._cache[rec.id] = (rec, m, timers)
             if len(self._cache) > _CACHED_MACHINES:  # the one committed longest ago goes
                 del self._cache[next(iter(self._cache))]
         if self.on_output is not None:
             for text in batch.output:
                 self.on_output(rec.id, text)
-        return DriveResult(rec, batch.output, len(batch.events))
+        return DriveResult(rec, batch.output, len(batch.events), timers,
+                           batch.spawned or bool(batch.programs))
 
 
 def _key_of(keys: dict[str, int], eid: int) -> str | None:

@@ -138,30 +138,38 @@ class Runtime:
         """
         self.get(program_id)
         fire: dict[str, float] = {}
+        children: list[ProgramRecord] | None = None  # None: look them up in the store
         while True:
-            rec = self.executor.drive(program_id, fire=fire).program
+            result = self.executor.drive(program_id, fire=fire)
+            rec = result.program
             fire = {}
             if rec.finished or rec.status == "failed":
                 return rec
             if rec.status == "ready":
                 continue
-            children = self._children(program_id)
-            if self._drive_children(children):
-                continue  # a child moved: it may have ended and told this program
-            timers = self.store.list_timers(program_id)
+            if children is None or children or result.spawned:
+                # Children come only from this program's drives: once none is left, the
+                # store is asked again only after a drive that spawned, or a wait.
+                children = self._children(program_id)
+                if self._drive_children(children):
+                    continue  # a child moved: it may have ended and told this program
+            # The executor knows the timers of a machine it kept; else ask the store.
+            timers = (result.timers.items() if result.timers is not None else
+                      [(t.key, t.due_at) for t in self.store.list_timers(program_id)])
             now = self.clock.now()
-            fire = {t.key: t.due_at for t in timers if t.due_at <= now}
+            fire = {key: due for key, due in timers if due <= now}
             if fire:
                 continue  # fired inside the next drive's commit
-            due = [t.due_at for t in timers]
+            due = [due for _, due in timers]
             due += [t.due_at for c in children for t in self.store.list_timers(c.id)]
             if self.clock.virtual and due:
                 self.clock.advance_to(min(due))
-                fire = {t.key: t.due_at for t in timers if t.due_at <= self.clock.now()}
+                fire = {key: due for key, due in timers if due <= self.clock.now()}
                 continue
             if until is not None and until(rec):
                 return Waiting(rec)
             self._wait_for_change([rec, *children], min(due) if due else None)
+            children = None
 
     def _children(self, program_id: str) -> list[ProgramRecord]:
         """The program's unfinished spawned children, and theirs (``run`` drives them too)."""

@@ -55,7 +55,7 @@ __all__ = [
 APPLICATION = "flowmetal"
 """``meta.application`` of every Flowmetal store: how a store is told from other data."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The newest schema this code knows; stores at an older version are migrated on open."""
 
 SNAPSHOT_CHECKPOINT_EVERY = 1000

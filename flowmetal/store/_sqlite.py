@@ -182,7 +182,23 @@ _V1 = (
     "CREATE INDEX callbacks_program ON callbacks (program_id)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+# Version 2: the newest snapshot of a program lives in its programs row (the row is
+# rewritten by every commit anyway), so a commit writes no snapshots page; the snapshots
+# table keeps only the older, retained ones (checkpoints). Older files get the columns and
+# their newest snapshot moved into them.
+_V2 = (
+    "ALTER TABLE programs ADD COLUMN snapshot_seq INTEGER",
+    "ALTER TABLE programs ADD COLUMN snapshot_step INTEGER",
+    "ALTER TABLE programs ADD COLUMN snapshot_state BLOB",
+    "ALTER TABLE programs ADD COLUMN snapshot_at REAL",
+    """UPDATE programs SET (snapshot_seq, snapshot_step, snapshot_state, snapshot_at) =
+       (SELECT seq, step, state, created_at FROM snapshots s WHERE s.program_id = programs.id
+         ORDER BY seq DESC LIMIT 1)""",
+    """DELETE FROM snapshots WHERE (program_id, seq) IN
+       (SELECT id, snapshot_seq FROM programs WHERE snapshot_seq IS NOT NULL)""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 
 # -- statements -----------------------------------------------------------------------------
 # Constant SQL text: the sqlite3 module keeps a cache of prepared statements keyed by text,
@@ -196,38 +212,47 @@ _INSERT_PROGRAM = (
     " VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?)"
 )
 # The compare-and-set at the heart of commit: it matches only if nobody moved last_seq.
-_UPDATE_PROGRAM_IF_CURRENT = (
+# Indexed by whether the commit has a snapshot, which goes into the same row.
+_SET_SNAPSHOT = ", snapshot_seq = ?, snapshot_step = ?, snapshot_state = ?, snapshot_at = ?"
+_UPDATE_PROGRAM_IF_CURRENT = tuple(
     "UPDATE programs SET last_seq = ?, status = ?, result = ?, error = ?, waiting = ?,"
-    " updated_at = ?"
+    " updated_at = ?" + snapshot +
     f" WHERE id = ? AND last_seq = ? AND status NOT IN ({FINISHED_SQL})"
+    for snapshot in ("", _SET_SNAPSHOT)
 )
 # The same when the status stays as it is. Leaving status out of the SET spares the write of a
 # programs_status index page: SQLite rewrites the index entry of every column it sets, even to
 # the value it had. Used when this store made the program's last commit, with that status.
-_UPDATE_PROGRAM_SAME_STATUS = (
+_UPDATE_PROGRAM_SAME_STATUS = tuple(
     "UPDATE programs SET last_seq = ?, result = ?, error = ?, waiting = ?, updated_at = ?"
-    " WHERE id = ? AND last_seq = ? AND status = ?"
+    + snapshot + " WHERE id = ? AND last_seq = ? AND status = ?"
+    for snapshot in ("", _SET_SNAPSHOT)
 )
 _UPDATE_PROGRAM_READY = (
     "UPDATE programs SET last_seq = ?, status = 'ready', updated_at = ? WHERE id = ?"
 )
 _UPDATE_PROGRAM_STATUS = "UPDATE programs SET last_seq = ?, status = ?, updated_at = ? WHERE id = ?"
 _INSERT_EVENT = f"INSERT INTO events ({EVENT_COLS}) VALUES (?, ?, ?, ?, ?)"
-# Snapshot retention in one statement: every snapshot of the current block older than the
-# new one becomes the new one. Each row gets the same values, and REPLACE deletes the rows
-# that then collide, so exactly one is left (the same result as deleting the block's older
-# snapshots and inserting the new one). When the block has none yet, nothing matches and the
-# new snapshot is inserted (_UPSERT_SNAPSHOT).
-_MOVE_SNAPSHOT = (
-    "UPDATE OR REPLACE snapshots SET seq = ?, step = ?, state = ?, created_at = ?"
-    " WHERE program_id = ? AND seq > ? AND seq < ?"
+# Snapshot retention: the newest snapshot is the programs row's; before a commit replaces
+# it, it is kept in the snapshots table if it is the last of an earlier block of events (a
+# checkpoint), and the table's snapshots of the current block (outside writers' strays) go.
+# Parameters: program id, the first seq of the new snapshot's block (a multiple of
+# SNAPSHOT_CHECKPOINT_EVERY, which counts as the end of the block before), the new seq.
+_KEEP_CHECKPOINT = (
+    f"INSERT OR REPLACE INTO snapshots ({SNAPSHOT_COLS})"
+    " SELECT id, snapshot_seq, snapshot_step, snapshot_state, snapshot_at FROM programs"
+    " WHERE id = ? AND snapshot_seq <= ? AND snapshot_seq < ?"
+)
+_DROP_BLOCK_SNAPSHOTS = "DELETE FROM snapshots WHERE program_id = ? AND seq > ? AND seq <= ?"
+_SELECT_NEWEST_SNAPSHOT = (
+    "SELECT id, snapshot_seq, snapshot_step, snapshot_state, snapshot_at FROM programs"
+    " WHERE id = ? AND snapshot_seq <= ?"
+)
+_SELECT_CHECKPOINT = (
+    f"SELECT {SNAPSHOT_COLS} FROM snapshots WHERE program_id = ? AND seq <= ?"
+    " ORDER BY seq DESC LIMIT 1"
 )
 _SET_CODE_HASH = "UPDATE programs SET code_hash = ? WHERE id = ?"
-_UPSERT_SNAPSHOT = (
-    f"INSERT INTO snapshots ({SNAPSHOT_COLS}) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (program_id, seq) DO UPDATE SET"
-    " step = excluded.step, state = excluded.state, created_at = excluded.created_at"
-)
 _UPSERT_TIMER = (
     "INSERT INTO timers (program_id, key, due_at) VALUES (?, ?, ?)"
     " ON CONFLICT (program_id, key) DO UPDATE SET due_at = excluded.due_at"
@@ -380,9 +405,9 @@ class SqliteStore(Store):
         self.read_only = read_only
         self._tracer = tracer
         self._lock = threading.Lock()
-        # program id -> (last_seq, status) of the last commit this store made to it; a hint
-        # for commit's UPDATE, never trusted for correctness (see commit)
-        self._committed: dict[str, tuple[int, str]] = {}
+        # program id -> (last_seq, status, snapshot seq) of the last commit this store made
+        # to it; a hint for commit's statements, never trusted for correctness (see commit)
+        self._committed: dict[str, tuple[int, str, int | None]] = {}
         self._data_version: int | None = None  # as wait_for_change last saw it
         synchronous = synchronous.upper()
         if synchronous not in ("FULL", "NORMAL"):
@@ -773,11 +798,14 @@ class SqliteStore(Store):
         last_seq = c.expected_seq + len(c.events)
         # Encode everything before taking the write lock, so the lock is held for SQL only.
         where = f"program {program_id!r}"
-        program_row = (
-            last_seq, c.status, dump_json_or_null(c.result, "result of %s", where),
+        values = (
+            dump_json_or_null(c.result, "result of %s", where),
             dump_json_or_null(c.error, "error of %s", where),
-            dump_json_or_null(c.waiting, "waiting of %s", where), now, program_id, c.expected_seq,
+            dump_json_or_null(c.waiting, "waiting of %s", where), now,
+            *(() if c.snapshot is None else (last_seq, c.snapshot_step, c.snapshot, now)),
+            program_id, c.expected_seq,
         )  # fmt: skip
+        with_snapshot = c.snapshot is not None
         event_rows = [
             (program_id, seq, type, dump_json(data, "event %d of %s", seq, where), now)
             for seq, (type, data) in enumerate(c.events, c.expected_seq + 1)
@@ -799,26 +827,31 @@ class SqliteStore(Store):
         # Our last commit to this program left it at expected_seq with this same status (and
         # the status changes only with an appended event or an operator's set_status): try
         # the update that leaves status alone; if the row says otherwise, do the full one.
-        same_status = (self._committed.get(program_id) == (c.expected_seq, c.status)
+        known = self._committed.get(program_id)
+        same_status = (known is not None and known[:2] == (c.expected_seq, c.status)
                        and c.status not in FINISHED_STATUSES)
+        snapshot_seq = known[2] if known is not None else None
         with self._writing(f"commit to {where}"):
+            if with_snapshot:
+                # Keep the newest snapshot and the last one of each block of
+                # SNAPSHOT_CHECKPOINT_EVERY events: resume needs only the newest, the
+                # debugger is faster with a few checkpoints, and the file stays small. The
+                # programs row holds a snapshot at least as new as the one this store last
+                # wrote there: past the block's start, it is no checkpoint.
+                block_start = last_seq - last_seq % SNAPSHOT_CHECKPOINT_EVERY
+                if snapshot_seq is None or snapshot_seq <= block_start:
+                    self._x(_KEEP_CHECKPOINT, (program_id, block_start, last_seq))
+                self._x(_DROP_BLOCK_SNAPSHOTS, (program_id, block_start, last_seq))
+                snapshot_seq = last_seq
             if not same_status or self._x(
-                _UPDATE_PROGRAM_SAME_STATUS, (*program_row[:1], *program_row[2:], c.status)
+                _UPDATE_PROGRAM_SAME_STATUS[with_snapshot], (last_seq, *values, c.status)
             ).rowcount != 1:
-                if self._x(_UPDATE_PROGRAM_IF_CURRENT, program_row).rowcount != 1:
+                if self._x(
+                    _UPDATE_PROGRAM_IF_CURRENT[with_snapshot], (last_seq, c.status, *values)
+                ).rowcount != 1:
                     self._refuse_commit(program_id, c.expected_seq)
             if event_rows:
                 self._xm(_INSERT_EVENT, event_rows)
-            if c.snapshot is not None:
-                # Keep the newest snapshot and the last one of each block of
-                # SNAPSHOT_CHECKPOINT_EVERY events: resume needs only the newest, the
-                # debugger is faster with a few checkpoints, and the file stays small.
-                block_start = last_seq - last_seq % SNAPSHOT_CHECKPOINT_EVERY
-                snapshot = (last_seq, c.snapshot_step, c.snapshot, now)
-                if self._x(
-                    _MOVE_SNAPSHOT, (*snapshot, program_id, block_start, last_seq)
-                ).rowcount == 0:
-                    self._x(_UPSERT_SNAPSHOT, (program_id, *snapshot))
             self._set_timers(program_id, c.cancel_timers, c.new_timers)
             if task_rows:
                 self._xm(_INSERT_TASK, task_rows)
@@ -839,7 +872,7 @@ class SqliteStore(Store):
             else:
                 if len(self._committed) >= _COMMITTED_KEPT:
                     self._committed.clear()
-                self._committed[program_id] = (last_seq, c.status)
+                self._committed[program_id] = (last_seq, c.status, snapshot_seq)
         return last_seq
 
     def _set_timers(
@@ -890,28 +923,28 @@ class SqliteStore(Store):
     # -- snapshots --------------------------------------------------------------------------
 
     def latest_snapshot(self, program_id: str) -> SnapshotRecord | None:
-        with self._reading(f"read the latest snapshot of program {program_id!r}"):
-            r = self._x(
-                f"SELECT {SNAPSHOT_COLS} FROM snapshots WHERE program_id = ?"
-                " ORDER BY seq DESC LIMIT 1",
-                (program_id,),
-            ).fetchone()
-        return None if r is None else snapshot_record(r)
+        return self._snapshot(program_id, None, "read the latest snapshot")
 
     def snapshot_at_or_before(self, program_id: str, seq: int) -> SnapshotRecord | None:
-        with self._reading(f"read a snapshot of program {program_id!r}"):
-            r = self._x(
-                f"SELECT {SNAPSHOT_COLS} FROM snapshots WHERE program_id = ? AND seq <= ?"
-                " ORDER BY seq DESC LIMIT 1",
-                (program_id, seq),
-            ).fetchone()
+        return self._snapshot(program_id, seq, "read a snapshot")
+
+    def _snapshot(self, program_id: str, seq: int | None, what: str) -> SnapshotRecord | None:
+        """The newest snapshot at or before ``seq`` (any if None): the programs row's, else
+        the newest checkpoint of the snapshots table."""
+        bound = (1 << 62) if seq is None else seq
+        with self._reading(f"{what} of program {program_id!r}"):
+            r = self._x(_SELECT_NEWEST_SNAPSHOT, (program_id, bound)).fetchone()
+            if r is None:
+                r = self._x(_SELECT_CHECKPOINT, (program_id, bound)).fetchone()
         return None if r is None else snapshot_record(r)
 
     def snapshots(self, program_id: str) -> list[SnapshotInfo]:
         with self._reading(f"list the snapshots of program {program_id!r}"):
             rows = self._x(
-                "SELECT seq, step FROM snapshots WHERE program_id = ? ORDER BY seq",
-                (program_id,),
+                "SELECT seq, step FROM snapshots WHERE program_id = ?"
+                " UNION SELECT snapshot_seq, snapshot_step FROM programs"
+                " WHERE id = ? AND snapshot_seq IS NOT NULL ORDER BY 1",
+                (program_id, program_id),
             ).fetchall()
         return [SnapshotInfo(seq, step) for seq, step in rows]
 

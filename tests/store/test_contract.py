@@ -20,6 +20,7 @@ from flowmetal.store import (
     SnapshotInfo,
     StoreError,
 )
+from flowmetal.store._common import SCHEMA_VERSION
 
 # -- opening and the schema ------------------------------------------------------------
 
@@ -43,7 +44,7 @@ def test_schema_newer_version_gives_clear_error(backend, store):
     with pytest.raises(SchemaError) as e:
         backend.open()
     message = str(e.value)
-    assert "999" in message and "supports versions up to 1" in message
+    assert "999" in message and f"supports versions up to {SCHEMA_VERSION}" in message
     assert str(backend.path) in message
 
 

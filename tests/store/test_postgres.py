@@ -97,7 +97,7 @@ def test_schema_option_selects_and_creates_the_schema(pg):
     assert pg.sql(f'SELECT id FROM "{schema}".programs') == [("p",)]
     assert pg.sql(f"SELECT key, value FROM \"{schema}\".meta ORDER BY key") == [
         ("application", "flowmetal"),
-        ("schema_version", "1"),
+        ("schema_version", "2"),
     ]
 
 
@@ -118,8 +118,8 @@ def test_schema_with_other_tables_is_refused_and_left_alone(pg):
 
 def test_newer_schema_version_names_the_database_and_schema(pg):
     pg.open().close()
-    pg.sql("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    with pytest.raises(SchemaError, match="version 2.*supports versions up to 1") as e:
+    pg.sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaError, match="version 3.*supports versions up to 2") as e:
         pg.open()
     assert pg.server_url.split("?")[0] in str(e.value) and pg.schema in str(e.value)
 

@@ -14,6 +14,8 @@ from flowmetal.store import (
     StoreError,
     open_store,
 )
+from flowmetal.store._common import SCHEMA_VERSION
+from flowmetal.store._sqlite import MIGRATIONS
 
 
 def pragma(store: SqliteStore, name: str):
@@ -175,9 +177,61 @@ def test_a_sleep_commit_is_one_statement_per_table(tmp_path):
         assert [(t.key, t.due_at) for t in s.list_timers("p")] == [("3", 0.0)]
         assert s.snapshots("p") == [(3, 0)] and s.latest_snapshot("p").state == b"s3"
     assert [" ".join(sql.split()[:4]) for sql in committed] == [
-        "BEGIN IMMEDIATE", "UPDATE programs SET last_seq", "INSERT INTO events (program_id,",
-        "INSERT INTO events (program_id,", "UPDATE OR REPLACE snapshots",
+        "BEGIN IMMEDIATE", "DELETE FROM snapshots WHERE", "UPDATE programs SET last_seq",
+        "INSERT INTO events (program_id,", "INSERT INTO events (program_id,",
         "UPDATE OR REPLACE timers", "COMMIT"]
+    # the snapshot went into the program's row: its table is for checkpoints only
+    assert "snapshot_state = ?" in next(sql for sql in committed if "programs" in sql)
+
+
+def test_the_newest_snapshot_is_in_the_programs_row_and_checkpoints_in_their_table(tmp_path):
+    with open_store(tmp_path / "a.db") as s:
+        s.create_program("p", name="x", kind="program", code_hash=None, args=[])
+        for seq in (999, 1001, 1500):
+            s.commit("p", Commit(expected_seq=s.get_program("p").last_seq, status="waiting",
+                                 events=[("e", None)] * (seq - s.get_program("p").last_seq),
+                                 snapshot=b"s%d" % seq, snapshot_step=seq))
+    conn = sqlite3.connect(tmp_path / "a.db")
+    try:
+        assert conn.execute("SELECT seq, state FROM snapshots").fetchall() == [(999, b"s999")]
+        assert conn.execute(
+            "SELECT snapshot_seq, snapshot_step, snapshot_state FROM programs"
+        ).fetchall() == [(1500, 1500, b"s1500")]
+    finally:
+        conn.close()
+
+
+def test_a_version_1_file_is_migrated_with_its_newest_snapshots_moved_to_programs(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+        for pid in ("p", "q", "r"):
+            conn.execute("INSERT INTO programs (id, name, kind, status, args, last_seq,"
+                         " created_at, updated_at) VALUES (?, 'x', 'program', 'waiting',"
+                         " 'null', 2005, 0, 0)", (pid,))
+        for pid, seq in (("p", 999), ("p", 2005), ("q", 7)):
+            conn.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, 1)",
+                         (pid, seq, seq * 10, b"s%d" % seq))
+    finally:
+        conn.close()
+    with open_store(path) as s:
+        assert s.snapshots("p") == [(999, 9990), (2005, 20050)]
+        assert s.latest_snapshot("p").state == b"s2005"
+        assert s.snapshot_at_or_before("p", 2000).state == b"s999"
+        assert s.latest_snapshot("q").seq == 7 and s.latest_snapshot("r") is None
+        s.commit("p", Commit(expected_seq=2005, status="waiting", events=[("e", None)],
+                             snapshot=b"s2006"))
+        assert s.snapshots("p") == [(999, 9990), (2006, 0)]
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT program_id, seq FROM snapshots").fetchall() == [("p", 999)]
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                            ).fetchone() == (str(SCHEMA_VERSION),)
+    finally:
+        conn.close()
 
 
 def test_wait_for_change_hears_other_connections_not_its_own_commits(tmp_path):
