@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -337,11 +338,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
                     on_output=lambda pid, t: _write(f"[{pid}] {t}"))
     err.print(f"worker {worker.id} on {redact_url(_db(args))}"
               + (" (until idle)" if args.until_idle else ""), markup=False)
+    stopping: list[str] = []
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        # systemctl stop: leave like Ctrl-C does, releasing what this worker holds.
+        stopping.append("SIGTERM")
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         worker.run(until_idle=args.until_idle)
     except KeyboardInterrupt:
-        err.print("worker stopped; its programs stay in the store")
-        return 130
+        how = f" by {stopping[0]}" if stopping else ""
+        err.print(f"worker stopped{how}; its programs stay in the store")
+        return 0 if stopping else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     s = worker.stats
     err.print(f"drove {s.drives} times, fired {s.timers_fired} timers")
     return 0

@@ -62,11 +62,18 @@ class Worker:
         self.stats.timers_fired += len(fired)
         ids = self.store.claim_ready(worker=self.id, lease_seconds=self.lease_seconds,
                                      limit=self.batch, kinds=DRIVEN_KINDS, now=self.clock.now())
-        for pid in ids:
-            try:
-                self.executor.drive(pid)
-                self.stats.drives += 1
-            finally:
+        claimed = list(ids)
+        try:
+            while claimed:
+                try:
+                    self.executor.drive(claimed[0])
+                    self.stats.drives += 1
+                finally:
+                    self.store.release(claimed.pop(0), self.id)
+        finally:
+            # Stopped (Ctrl-C, SIGTERM) or failed mid-batch: hand back the programs this
+            # round claimed but did not drive, so other workers need not wait out the lease.
+            for pid in claimed:
                 self.store.release(pid, self.id)
         return len(fired) + len(ids)
 

@@ -204,6 +204,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 # Constant SQL text: the sqlite3 module keeps a cache of prepared statements keyed by text,
 # so each of these is compiled once per connection. Placeholders are qmark style.
 
+_WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes a checkpointed WAL file is truncated back to
 _SELECT_PROGRAM = f"SELECT {PROGRAM_COLS} FROM programs WHERE id = ?"
 _SELECT_SEQ_STATUS = "SELECT last_seq, status FROM programs WHERE id = ?"
 _INSERT_PROGRAM = (
@@ -347,6 +348,9 @@ class _Writing(_Reading):
         try:
             store._begin_write()
         except BaseException as e:
+            # A Ctrl-C may land just after SQLite began the transaction: never leave it
+            # (and the file's write lock) open behind the caller's back.
+            store._rollback()
             store._lock.release()
             if isinstance(e, sqlite3.Error):
                 raise store._error(e, self.what) from e
@@ -492,6 +496,9 @@ class SqliteStore(Store):
         # FULL: fsync the WAL at every commit, so a committed step survives power loss.
         # NORMAL (opt-in): fsync only at checkpoints; still safe against process crashes.
         self._x(f"PRAGMA synchronous = {synchronous}")
+        # After a burst (a reader holding the WAL open), truncate it back at the next
+        # checkpoint instead of keeping its largest size for good.
+        self._x(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
         # The schema's REFERENCES clauses are only enforced with this on (per connection).
         self._x("PRAGMA foreign_keys = ON")
 

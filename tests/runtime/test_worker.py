@@ -87,3 +87,28 @@ def test_a_worker_never_drives_a_fork(h: Harness):
     rec = h.store.get_program(fork)
     assert (rec.status, rec.last_seq, rec.lease_owner) == ("ready", 1, None)
     assert "fork" not in DRIVEN_KINDS and worker.stats.drives == 1
+
+
+def test_a_worker_stopped_mid_batch_hands_back_every_program_it_claimed(h: Harness):
+    pids = [h.start("(defn main [_] :done)") for _ in range(3)]
+    worker = Worker(open_store(h.path), clock=VirtualClock(START))
+    drives: list[str] = []
+
+    def interrupted(pid: str, **_kw: Any) -> None:
+        drives.append(pid)
+        raise KeyboardInterrupt  # Ctrl-C, or SIGTERM as `flowmetal worker` maps it
+
+    worker.executor.drive = interrupted  # type: ignore[method-assign]
+    try:
+        worker.step()
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interrupt must reach the caller")
+    assert len(drives) == 1
+    for pid in pids:
+        rec = h.store.get_program(pid)
+        assert rec.lease_owner is None, pid
+    # so another worker takes all three at once, without waiting out a lease
+    assert Worker(open_store(h.path), clock=VirtualClock(START)).step() == 3
+    assert all(h.store.get_program(pid).status == "done" for pid in pids)

@@ -242,3 +242,29 @@ def test_wait_for_change_hears_other_connections_not_its_own_commits(tmp_path):
         other.append_input("p", "message", {})
         assert s.wait_for_change(0) is True
         assert s.wait_for_change(0) is False  # answered once
+
+
+def test_an_interrupt_right_after_begin_leaves_no_transaction_or_lock(tmp_path, monkeypatch):
+    path = tmp_path / "a.db"
+    with open_store(path) as s:
+        begin = s._begin_write
+
+        def begin_then_ctrl_c() -> None:
+            begin()  # SQLite now holds the write lock...
+            raise KeyboardInterrupt  # ...and Ctrl-C lands before the store's code resumes
+
+        monkeypatch.setattr(s, "_begin_write", begin_then_ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            s.create_program("p", name="x", kind="program", code_hash=None, args=[])
+        monkeypatch.undo()
+        assert not s._conn.in_transaction
+        # this process and any other can write at once (no 30 s wait for a lock)
+        s.create_program("q", name="x", kind="program", code_hash=None, args=[])
+        with open_store(path, busy_timeout=0.5) as other:
+            other.create_program("r", name="x", kind="program", code_hash=None, args=[])
+        assert sorted(p.id for p in s.list_programs()) == ["q", "r"]
+
+
+def test_a_wal_file_is_truncated_back_after_checkpoints(tmp_path):
+    with open_store(tmp_path / "a.db") as s:
+        assert pragma(s, "journal_size_limit") == 64 * 1024 * 1024
