@@ -146,3 +146,23 @@ def test_sqlite_to_postgresql_and_back(cli: Cli, tmp_path: Path, pg: PostgresBac
     _same_run(cli, fid, back)
     assert "no program with id 'p-000000000000'" in cli(
         "export", "p-000000000000", "x.json", "--db", pg.url, db=False, ok=False).stderr
+
+
+def test_an_unfinished_run_is_held_in_the_target_until_resumed_on_purpose(cli: Cli,
+                                                                          tmp_path: Path):
+    job = cli.file("waiter.flow", '(defn main [_] (println "got" (receive :go)) :done)')
+    pid = cli("start", str(job)).stdout.strip()
+    assert cli.runtime().drive(pid).status == "waiting"  # at its receive
+    cli("export", pid, "run.json")
+    other = str(tmp_path / "other.db")
+    cli("import", "run.json", "--db", other, db=False)
+    cli("send", pid, "go", '"it"', "--db", other, db=False)
+    # a worker of the new store never drives the copy: the original may still be live
+    cli("worker", "--until-idle", "--db", other, db=False)
+    with open_store(other) as store:
+        rec = store.get_program(pid)
+        assert (rec.status, rec.lease_owner) == ("ready", "flowmetal-import")
+    done = cli("resume", pid, "--db", other, db=False)
+    assert "got it" in done.stdout
+    with open_store(other) as store:
+        assert store.get_program(pid).status == "done"

@@ -15,9 +15,11 @@ forks of those, parents first; their code is in the top-level ``code``.
 
 Importing recreates the programs with the same logs and snapshots, so ``replay``
 reproduces them there step for step. Timers, outbox tasks and callbacks are not carried:
-an imported program is for looking at and replaying, and it takes input only if someone
-sends it some. The events' ``at`` times are those of the import (the store stamps them);
-the original times stay in the file. Imported forks are leased to the debugger, as the
+an imported program is for looking at and replaying. An unfinished one is held (leased to
+``flowmetal-import``) so that no worker of the new store drives it and repeats effects the
+original may still be performing; ``flowmetal resume`` drives it on purpose. The events'
+``at`` times are those of the import (the store stamps them); the original times stay in
+the file. Imported forks are leased to the debugger, as the
 debugger's own forks are, so no worker drives them.
 
 Example::
@@ -35,9 +37,12 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from ..store.contract import Commit, ConflictError, NotFound, Store
+from ..store.contract import FINISHED_STATUSES, Commit, ConflictError, NotFound, Store
 from .executor import new_program_id
 from .forks import FORK_LEASE_OWNER, FORK_LEASE_SECONDS
+
+IMPORT_LEASE_OWNER = "flowmetal-import"
+"""Who holds an imported unfinished run: nobody's worker, so none drives it by itself."""
 
 __all__ = ["export_run", "import_run", "import_runs", "write_export", "read_export",
            "ExportError", "FORMAT", "VERSION"]
@@ -241,8 +246,14 @@ def _import_one(store: Store, run: dict[str, Any], ids: dict[str, str]) -> None:
     parent = ids.get(parent, parent)
     if parent is not None and not _taken(store, parent):
         parent = None  # the parent stayed behind; keep the link only if it exists here
-    lease = ({"lease_owner": FORK_LEASE_OWNER, "lease_seconds": FORK_LEASE_SECONDS}
-             if p["kind"] == "fork" else {})
+    # An unfinished run is a copy of one that may still be live elsewhere: hold it, so no
+    # worker of this store performs its effects a second time (``resume`` still drives it).
+    if p["kind"] == "fork":
+        lease = {"lease_owner": FORK_LEASE_OWNER, "lease_seconds": FORK_LEASE_SECONDS}
+    elif p["status"] not in FINISHED_STATUSES:
+        lease = {"lease_owner": IMPORT_LEASE_OWNER, "lease_seconds": FORK_LEASE_SECONDS}
+    else:
+        lease = {}
     store.create_program(pid, name=p["name"], kind=p["kind"], code_hash=p["code_hash"],
                          args=p["args"], parent_id=parent, parent_step=p.get("parent_step"),
                          events=events[:first], **lease)
