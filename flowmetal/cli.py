@@ -331,10 +331,24 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return 1
 
 
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type: a number above zero, else a usage error naming the value."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+    return parse
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from .runtime.worker import Worker
 
     worker = Worker(open_store(_db(args)), poll_interval=args.poll,
+                    lease_seconds=args.lease, batch=args.batch,
                     on_output=lambda pid, t: _write(f"[{pid}] {t}"))
     err.print(f"worker {worker.id} on {redact_url(_db(args))}"
               + (" (until idle)" if args.until_idle else ""), markup=False)
@@ -500,8 +514,13 @@ def _parser() -> argparse.ArgumentParser:
              "flowmetal worker --db run.db")
     sp.add_argument("--until-idle", action="store_true",
                     help="stop once nothing can run without waiting")
-    sp.add_argument("--poll", type=float, default=0.2, metavar="SECONDS",
+    sp.add_argument("--poll", type=_positive(float), default=0.2, metavar="SECONDS",
                     help="the longest pause between looks at the store (default 0.2)")
+    sp.add_argument("--lease", type=_positive(float), default=30.0, metavar="SECONDS",
+                    help="how long a program stays leased to this worker per drive "
+                         "(default 30)")
+    sp.add_argument("--batch", type=_positive(int), default=20, metavar="N",
+                    help="how many ready programs to claim at a time (default 20)")
 
     sp = add("repl", cmd_repl, "An interactive, durable REPL session.",
              "flowmetal repl --session scratch")

@@ -463,3 +463,17 @@ def test_help_runs_for_every_command(cli: Cli):
         done = cli(name, "--help", db=False)
         assert done.stdout.startswith(f"usage: flowmetal {name}")
         assert "Example: " in done.stdout
+
+
+def test_worker_lease_and_batch_options_are_checked_and_used(cli: Cli):
+    for bad, says in [(("--lease", "0"), "--lease: must be above 0, got 0"),
+                      (("--batch", "x"), "--batch: expected a number, got 'x'"),
+                      (("--batch", "-3"), "--batch: must be above 0, got -3")]:
+        done = cli("worker", *bad, ok=None)
+        assert done.returncode == 2 and says in done.stderr
+    job = cli.file("job.flow", "(defn main [_] :done)")
+    pids = [cli("start", str(job)).stdout.strip() for _ in range(3)]
+    done = cli("worker", "--until-idle", "--batch", "1", "--lease", "5")
+    assert "drove 3 times" in done.stderr
+    with open_store(str(cli.db)) as store:
+        assert {store.get_program(p).status for p in pids} == {"done"}
