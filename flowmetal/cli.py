@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .lang.errors import FlowmetalError
 from .store import StoreError, open_store
@@ -25,8 +26,10 @@ __all__ = ["main"]
 
 DEFAULT_DB = "flowmetal.db"
 _ID_HELP = "the program's ID, as `flowmetal start` or `flowmetal ps` shows it"
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No markup: what these print is mostly user data (names, messages, payloads), where a
+# [bracket] is text. Styling is done with Text objects instead.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class UsageError(Exception):
@@ -99,8 +102,8 @@ def _error_report(program_id: str, rec: Any, db: str) -> None:
     e = rec.error or {}
     info = error_from_json(e)
     where = e.get("where")
-    err.print(f"[red]error[/red]: {where + ': ' if where else ''}{info.kind}: {info.message}",
-              markup=True)
+    err.print(Text.assemble(("error", "red"),
+                            f": {where + ': ' if where else ''}{info.kind}: {info.message}"))
     for name, pos in e.get("trace") or []:
         err.print(f"  at {name} ({pos or '?'})")
     err.print(f"program {program_id} failed and is kept in {db}; choose a restart with\n"
@@ -193,7 +196,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
     for rec in store.list_programs(status=args.status, limit=args.limit):
         when = dt.datetime.fromtimestamp(rec.updated_at).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(rec.id, rec.name, rec.kind, rec.status, str(rec.last_seq), when)
+        # Text cells: a name or payload with [brackets] is data, never Rich markup.
+        table.add_row(*map(Text, (rec.id, rec.name, rec.kind, rec.status, str(rec.last_seq),
+                                  when)))
     out.print(table)
     return 0
 
@@ -259,7 +264,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     table = Table("SEQ", "AT", "TYPE", "DATA", box=None)
     for e in events:
         when = dt.datetime.fromtimestamp(e.at).strftime("%H:%M:%S.%f")[:-3]
-        table.add_row(str(e.seq), when, e.type, json.dumps(e.data)[:200])
+        table.add_row(*map(Text, (str(e.seq), when, e.type, json.dumps(e.data)[:200])))
     out.print(table)
     return 0
 

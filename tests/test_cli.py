@@ -477,3 +477,11 @@ def test_worker_lease_and_batch_options_are_checked_and_used(cli: Cli):
     assert "drove 3 times" in done.stderr
     with open_store(str(cli.db)) as store:
         assert {store.get_program(p).status for p in pids} == {"done"}
+
+
+def test_log_and_ps_show_brackets_in_data_and_names_as_they_are(cli: Cli):
+    job = cli.file("[job].flow", "(defn main [_] (receive :go))")
+    pid = cli("start", str(job)).stdout.strip()
+    cli("send", pid, "go", '[true, "[bold]x[/bold]"]')
+    assert '[true, "[bold]x[/bold]"]' in cli("log", pid).stdout
+    assert "[job]" in cli("ps").stdout
