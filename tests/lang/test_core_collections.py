@@ -153,6 +153,10 @@ class TestReading:
         assert call("find", M(K("a"), 1), K("b")) is None
         assert same(call("find", V(5, 6), 1), V(1, 6))
         assert call("find", None, K("a")) is None
+
+    def test_find_gives_the_key_stored_in_the_map_not_the_equal_one_asked_for(self):
+        assert same(call("find", M(V(1), K("a")), L(1)), V(V(1), K("a")))
+        assert same(call("find", M(L(1, 2), K("b")), V(1, 2)), V(L(1, 2), K("b")))
         with throws("type-error"):
             call("find", "s", 0)
 

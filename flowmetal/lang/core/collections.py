@@ -26,6 +26,7 @@ from ..data import (
     Transient,
     Vector,
     kw,
+    store_key,
     type_name,
 )
 from ..errors import fail
@@ -439,6 +440,9 @@ def contains(coll: Any, key: Any) -> bool:
     raise type_error("contains?", "a map, set, vector or string", coll)
 
 
+_COLLECTIONS = (List, Vector, Map, Set)
+
+
 @builtin("find")
 def find(coll: Any, key: Any) -> Vector | None:
     """The ``[key value]`` entry for key in a map (or index in a vector), or nil.
@@ -448,7 +452,12 @@ def find(coll: Any, key: Any) -> Vector | None:
     t = type(coll)
     if t is Map:
         value = coll.get(key, MISSING)
-        return None if value is MISSING else Vector((key, value))
+        if value is MISSING:
+            return None
+        if type(key) in _COLLECTIONS:  # (find {[1] :a} '(1)) gives the map's own key, [1]
+            wanted = store_key(key)
+            key = next(k for k in coll.keys() if store_key(k) == wanted)
+        return Vector((key, value))
     if t is Vector:
         if type(key) is int and 0 <= key < len(coll):
             return Vector((key, coll[key]))
