@@ -21,6 +21,7 @@ the idempotency key ``program:key``.
 from __future__ import annotations
 
 import base64
+import random
 import secrets
 import time
 import uuid as _uuid
@@ -54,6 +55,8 @@ __all__ = ["Executor", "INTERNAL_EFFECTS", "new_program_id", "DriveResult"]
 INTERNAL_EFFECTS = frozenset({"now", "random", "uuid", "print", "log", "callback", "spawn"})
 TASK_EFFECTS = frozenset({"http", "call"})
 _CHECKPOINT_STEPS = 5_000_000
+_BACKOFF = random.Random()  # jitter between conflicting commits; never part of a program
+_pause = time.sleep
 _CACHED_MACHINES = 1000  # machines kept in memory after their commit, the latest ones
 
 
@@ -178,11 +181,14 @@ class Executor:
         commit, which saves a transaction per timer when one process drives its own programs.
         The commit's compare-and-set makes this safe against another process firing them.
         """
-        for _ in range(max_attempts):
+        for attempt in range(max_attempts):
             try:
                 return self._drive_once(program_id, fire or {})
             except ConflictError:
                 self._cache.pop(program_id, None)
+                if attempt:  # a second loss in a row: step aside a random moment, so two
+                    # processes driving one program take turns instead of colliding forever
+                    _pause(_BACKOFF.uniform(0, min(0.05, 0.0005 * 2**attempt)))
                 continue
             except ProgramFinished:  # another process finished it meanwhile: its commit stands
                 self._cache.pop(program_id, None)

@@ -110,3 +110,27 @@ def test_the_machines_kept_in_memory_are_the_latest_few(h: Harness, monkeypatch)
         h.drive(pid)
     assert calls["latest_snapshot"] == 1
     assert len(h.rt.executor._cache) == 2
+
+
+def test_a_drive_that_keeps_losing_races_steps_aside_then_commits(h: Harness, monkeypatch):
+    from flowmetal.store import ConflictError
+
+    pid = h.start(ADDER)
+    ex = executor.Executor(h.store)
+    real_commit = h.store.commit
+    lost = {"n": 0}
+
+    def commit(program_id: str, c: Any) -> Any:
+        if lost["n"] < 5:  # another process committed first, five times running
+            lost["n"] += 1
+            raise ConflictError("someone else committed")
+        return real_commit(program_id, c)
+
+    pauses: list[float] = []
+    monkeypatch.setattr(h.store, "commit", commit)
+    monkeypatch.setattr(executor, "_pause", pauses.append)
+    assert ex.drive(pid).program.status == "waiting"
+    # no pause after the first loss; then random pauses under a growing, bounded ceiling
+    assert len(pauses) == 4
+    assert all(0 <= p <= min(0.05, 0.0005 * 2**k) for k, p in zip(range(1, 5), pauses))
+    check_log(h.store, pid)
