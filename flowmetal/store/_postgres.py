@@ -1119,16 +1119,8 @@ class PostgresStore(Store):
         limit: int = 10,
         now: float | None = None,
     ) -> list[TaskRecord]:
-        if kinds is not None and not kinds:
-            return []
-        now = time.time() if now is None else now
-        params = {"now": now, "until": now + lease_seconds, "worker": worker, "limit": limit}
-        sql = _CLAIM_TASKS_ANY
-        if kinds is not None:
-            sql, params["kinds"] = _CLAIM_TASKS_KINDS, list(kinds)
-        rows = self._write(
-            f"claim tasks for {worker!r}", lambda: self._x(sql, params).fetchall()
-        )
+        rows = self._claim(f"claim tasks for {worker!r}", _CLAIM_TASKS_ANY, _CLAIM_TASKS_KINDS,
+                           kinds, worker, lease_seconds, limit, now)
         return sorted((task_record(r) for r in rows), key=lambda t: t.id)
 
     def complete_task(
@@ -1251,17 +1243,21 @@ class PostgresStore(Store):
         kinds: Sequence[str] | None = None,
         now: float | None = None,
     ) -> list[str]:
+        rows = self._claim(f"claim ready programs for {worker!r}", _CLAIM_READY_ANY,
+                           _CLAIM_READY_KINDS, kinds, worker, lease_seconds, limit, now)
+        return [id for id, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
+
+    def _claim(self, what: str, any_sql: str, kinds_sql: str, kinds: Sequence[str] | None,
+               worker: str, lease_seconds: float, limit: int, now: float | None) -> list:
+        """Lease up to ``limit`` rows of the given kinds (any when None) to ``worker``."""
         if kinds is not None and not kinds:
             return []
         now = time.time() if now is None else now
         params = {"now": now, "until": now + lease_seconds, "worker": worker, "limit": limit}
-        sql = _CLAIM_READY_ANY
+        sql = any_sql
         if kinds is not None:
-            sql, params["kinds"] = _CLAIM_READY_KINDS, list(kinds)
-        rows = self._write(
-            f"claim ready programs for {worker!r}", lambda: self._x(sql, params).fetchall()
-        )
-        return [id for id, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
+            sql, params["kinds"] = kinds_sql, list(kinds)
+        return self._write(what, lambda: self._x(sql, params).fetchall())
 
     def acquire_lease(
         self, program_id: str, *, worker: str, lease_seconds: float, now: float | None = None
