@@ -63,6 +63,26 @@ class TestFormat:
         with throws("format-error"):
             call("format", "%d", True)
 
+    def test_format_errors_speak_flowmetal(self):
+        with throws("format-error", 'argument 1 is "x"'):
+            call("format", "%d", "x")
+        with throws("format-error", "argument 2 is true"):
+            call("format", "%s %d", 1, True)
+        with throws("format-error", '"%s %s" has 2 conversions but 1 argument was given'):
+            call("format", "%s %s", 1)
+        with throws("format-error", "1 conversion but 2 arguments were given"):
+            call("format", "%s", 1, 2)
+        with throws("format-error", "unknown conversion %q at index 3"):
+            call("format", "ab %q", 1)
+        with throws("format-error", "ends in the middle of a conversion"):
+            call("format", "100%")
+        with throws("format-error", "%x needs an integer, but argument 1 is 2.5"):
+            call("format", "%x", 2.5)
+        with throws("format-error", "%c needs an integer or a one-character string"):
+            call("format", "%c", "ab")
+        assert call("format", "%c%c", 70, "m") == "Fm"
+        assert call("format", "%d%%", 2.9) == "2%"
+
     def test_format_refuses_enormous_widths(self):
         with throws("format-error", "widths"):
             call("format", "%999999999d", 1)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..data import Vector
 from ..errors import fail
+from ..printer import pr_brief
 from .registry import builtin
 from .values import MISSING, check_int, seq_items, type_error
 
@@ -83,8 +84,16 @@ def _format_arg(x: Any) -> Any:
     return to_str(x)
 
 
-def _check_format(fmt: str) -> None:
+_NUMERIC = frozenset("dioxXeEfFgG")
+_CONVERSIONS = "%s %d %i %x %X %o %e %E %f %F %g %G %c %r %a %%"
+
+
+def _check_format(fmt: str, args: tuple[Any, ...]) -> None:
+    """Check the conversions of ``fmt`` against ``args``, so that a mistake is reported in
+    Flowmetal's terms (its values, its argument numbers) rather than Python's."""
+    wanted = 0
     for match in _FORMAT_SPEC.finditer(fmt):
+        conv = match.group(4)
         if match.group(1) is not None:
             raise fail("format-error", "format: named %(...) conversions are not supported",
                        function="format")
@@ -96,6 +105,39 @@ def _check_format(fmt: str) -> None:
                 raise fail("format-error",
                            f"format: widths above {_MAX_FORMAT_WIDTH} are not supported",
                            function="format")
+        if conv is None:
+            raise fail("format-error", f"format: {pr_brief(fmt)} ends in the middle of a "
+                       f"conversion (write %% for a percent sign)", function="format")
+        if conv == "%":
+            continue
+        if conv not in "sdioxXeEfFgGcra":
+            raise fail("format-error",
+                       f"format: unknown conversion %{conv} at index {match.start()} of "
+                       f"{pr_brief(fmt)}; use one of {_CONVERSIONS}", function="format")
+        wanted += 1
+        if wanted <= len(args):
+            _check_arg(conv, args[wanted - 1], wanted)
+    if wanted != len(args):
+        given = "1 argument was" if len(args) == 1 else f"{len(args)} arguments were"
+        raise fail("format-error", f"format: {pr_brief(fmt)} has {wanted} conversion"
+                   f"{'' if wanted == 1 else 's'} but {given} given", function="format")
+
+
+def _check_arg(conv: str, x: Any, position: int) -> None:
+    t = type(x)
+    if conv in "xXo":
+        ok = t is int
+    elif conv in _NUMERIC:
+        ok = t is int or t is float
+    elif conv == "c":
+        ok = t is int or (t is str and len(x) == 1)
+    else:
+        ok = True
+    if not ok:
+        need = {"c": "an integer or a one-character string", "x": "an integer",
+                "X": "an integer", "o": "an integer"}.get(conv, "a number")
+        raise fail("format-error", f"format: %{conv} needs {need}, but argument {position} is "
+                   f"{pr_brief(x)}", function="format")
 
 
 @builtin("format", arglists="[fmt & args]")
@@ -110,7 +152,7 @@ def format_(fmt: Any, *args: Any) -> str:
     (format "%.2f" 3.14159) ;=> "3.14"
     """
     _check_str("format", fmt)
-    _check_format(fmt)
+    _check_format(fmt, args)
     try:
         return fmt % tuple(_format_arg(a) for a in args)
     except (TypeError, ValueError, OverflowError) as exc:
