@@ -194,6 +194,7 @@ def _transient_entry(enc: _Encoder, obj: Transient) -> list:
     return ["T", obj.kind, *[r(x) for x in flat]]
 
 
+_dict_items = dict.items
 _ENTRIES: dict[type, Callable[[_Encoder, Any], list]] = {
     float: lambda enc, obj: ["n"],  # NaN: JSON has no spelling for it that round-trips
     Keyword: lambda enc, obj: ["k", obj.full],
@@ -257,33 +258,44 @@ _LEAVES: dict[type, Callable[[Any], list]] = {
 class _MachineEncoder(_Encoder):
     """Writes version 3: the machine's own containers, fibers and frames in place, and
     keywords, code and base values as leaves (see the module docstring); the program's
-    values go through the heap table as in version 1."""
+    values go through the heap table as in version 1.
+
+    Made once per base and reused (``reset``), since building its closures is a fair
+    part of encoding a small machine.
+    """
 
     version = VERSION
 
     def __init__(self, base: _Base) -> None:
-        self.objs = []
+        self.objs = []  # also keeps encoded objects alive, so ids stay unique
         self.todo = []
         self.keep_spans = False
         self.hashes: list[str] = []  # the "units" table
-        self.ref = self._referrer(base.names, base.types)
+        self.ids: dict[int, int] = {}
+        self.units: dict[int, tuple[int, N.CodeUnit]] = {}  # id -> (index, unit: kept
+        self.ref = self._referrer(base.names, base.types)  # alive, so its id stays unique)
+        self.in1, self.in2 = self._inliners()
+
+    def reset(self) -> None:
+        """Forget the last snapshot (and let go of its objects)."""
+        self.objs.clear()
+        self.todo.clear()
+        self.hashes.clear()
+        self.ids.clear()
+        self.units.clear()
 
     def _referrer(self, names: dict[int, str], named: frozenset[type]
                   ) -> Callable[[Any], Any]:
         """``ref(x)``: a scalar as itself, a leaf in place, anything else as ``[i]``. A
         closure, not a method: it runs for every value of every snapshot."""
-        ids: dict[int, int] = {}
-        units: dict[int, tuple[int, N.CodeUnit]] = {}  # id -> (index, the unit: kept
-        objs, hashes = self.objs, self.hashes          # alive, so its id stays unique)
-        get, append, push = ids.get, objs.append, self.todo.append
+        ids, units, objs, hashes = self.ids, self.units, self.objs, self.hashes
+        get, append, push, unit_get = ids.get, objs.append, self.todo.append, units.get
         name_of, leaves, nodes = names.get, _LEAVES, _NODE_TYPES
         scalars, keyword, unit_type = _SCALAR_TYPES, Keyword, N.CodeUnit
 
         def unit(u: N.CodeUnit) -> int:
-            found = units.get(id(u))
-            if found is None:
-                found = units[id(u)] = (len(hashes), u)
-                hashes.append(u.hash)
+            found = units[id(u)] = (len(hashes), u)
+            hashes.append(u.hash)
             return found[0]
 
         def ref(obj: Any) -> Any:
@@ -294,13 +306,15 @@ class _MachineEncoder(_Encoder):
             elif t is keyword:
                 return ["k", obj.full]
             elif t in nodes:
-                return ["N", unit(obj.unit), obj.id]
+                u = unit_get(id(obj.unit))
+                return ["N", unit(obj.unit) if u is None else u[0], obj.id]
             elif t in named and (name := name_of(id(obj))) is not None:
                 return ["G", name]
             elif t in leaves:
                 return leaves[t](obj)
             elif t is unit_type:
-                return ["U", unit(obj)]
+                u = unit_get(id(obj))
+                return ["U", unit(obj) if u is None else u[0]]
             found = get(id(obj))
             if found is None:
                 found = ids[id(obj)] = len(objs)
@@ -309,6 +323,48 @@ class _MachineEncoder(_Encoder):
             return [found]
 
         return ref
+
+    def heap(self) -> list:
+        """As ``_Encoder.heap``, with the commonest entries of a machine made right here
+        (no code form keeps its span in a machine snapshot). Explicit loops, not
+        comprehensions: for the short lists of a snapshot they cost a third less."""
+        ref, objs, todo, plain = self.ref, self.objs, self.todo, _PLAIN
+        entries, make = _ENTRIES, _entry_maker
+        heap: list[Any] = []
+        while todo:
+            i = todo.pop()
+            obj = objs[i]
+            t = type(obj)
+            if t is list:
+                entry = ["l"]
+                for x in obj:
+                    entry.append(x if type(x) in plain else ref(x))
+            elif t is Map:
+                entry = ["M", None]
+                for k, v in (obj.items() if obj._wide else _dict_items(obj)):
+                    entry.append(k if type(k) in plain else ref(k))
+                    entry.append(v if type(v) in plain else ref(v))
+            elif t is Closure:
+                entry = ["C", ref(obj.fn), ref(obj.env)]
+            elif t is Vector:
+                entry = ["V", None]
+                for x in obj:
+                    entry.append(x if type(x) in plain else ref(x))
+            elif t is dict:
+                entry = ["d"]
+                for k, v in obj.items():
+                    entry.append(k if type(k) in plain else ref(k))
+                    entry.append(v if type(v) in plain else ref(v))
+            elif t is Symbol:
+                entry = ["y", obj.full, None]
+            else:
+                entry = (entries.get(t) or make(t))(self, obj)
+            if i < len(heap):
+                heap[i] = entry
+            else:  # entries come last-seen-first: make room up to this one
+                heap.extend([None] * (i - len(heap)))
+                heap.append(entry)
+        return heap
 
     def _inliners(self) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
         """``in1(x)``, ``in2(x)``: a container private to the machine written in place, one
@@ -319,23 +375,31 @@ class _MachineEncoder(_Encoder):
         def in1(obj: Any) -> Any:
             t = type(obj)
             if t is dict:
-                return ["d", *[x if type(x) in plain else ref(x)
-                               for kv in obj.items() for x in kv]] if obj else ["d"]
-            if t is list or t is deque:
-                return ["l", *[x if type(x) in plain else ref(x) for x in obj]] if obj else ["l"]
-            if t is tuple:
-                return ["t", *[x if type(x) in plain else ref(x) for x in obj]]
+                out = ["d"]
+                for k, v in obj.items():
+                    out.append(k if type(k) in plain else ref(k))
+                    out.append(v if type(v) in plain else ref(v))
+                return out
+            if t is list or t is deque or t is tuple:
+                out = ["t" if t is tuple else "l"]
+                for x in obj:
+                    out.append(x if type(x) in plain else ref(x))
+                return out
             return obj if t in plain else ref(obj)
 
         def in2(obj: Any) -> Any:
             t = type(obj)
             if t is dict:
-                return ["d", *[x for k, v in obj.items() for x in (
-                    k if type(k) in plain else ref(k), in1(v))]] if obj else ["d"]
-            if t is list or t is deque:
-                return ["l", *[in1(x) for x in obj]] if obj else ["l"]
-            if t is tuple:
-                return ["t", *[in1(x) for x in obj]]
+                out = ["d"]
+                for k, v in obj.items():
+                    out.append(k if type(k) in plain else ref(k))
+                    out.append(in1(v))
+                return out
+            if t is list or t is deque or t is tuple:
+                out = ["t" if t is tuple else "l"]
+                for x in obj:
+                    out.append(in1(x))
+                return out
             return in1(obj)
 
         return in1, in2
@@ -343,12 +407,11 @@ class _MachineEncoder(_Encoder):
     def machine(self, m: M.Machine, glob: dict[str, Any]) -> list:
         """The ``"machine"`` record, in ``_MACHINE_LAYOUT`` (field by field here: this
         runs at every commit), with ``glob`` (the program's own globals) as its globals."""
-        ref, plain, fiber = self.ref, _PLAIN, self.fiber
-        in1, in2 = self.in1, self.in2 = self._inliners()
+        ref, plain, in1, in2 = self.ref, _PLAIN, self.in1, self.in2
         result, error = m.result, m.error
         return [
-            in1(glob), in1(m.docs), m.max_depth, m.steps,
-            [fiber(f) for f in m.fibers.values()],
+            in1(glob), self.docs(m.docs), m.max_depth, m.steps,
+            [self.fiber(f) for f in m.fibers.values()],
             in1(m.runq), m.next_fiber, m.next_effect, in2(m.effects), in2(m.inbox),
             in2(m.message_waiters), in2(m.callbacks), in1(m.callback_waiters),
             in1(m.new_requests), in1(m.cancelled),
@@ -356,29 +419,46 @@ class _MachineEncoder(_Encoder):
             error if type(error) in plain else ref(error), in2(m.extra),
         ]
 
+    def docs(self, docs: dict[str, Map]) -> list:
+        """The docs of the program's definitions: maps that only the machine and the REPL
+        read, so each is written in place (``["M", k, v...]``), not as a heap entry."""
+        ref, plain, out = self.ref, _PLAIN, ["d"]
+        for name, info in docs.items():
+            out.append(name)
+            if type(info) is Map and not info._wide and info.span is None:
+                entry = ["M"]
+                for k, v in _dict_items(info):
+                    entry.append(k if type(k) in plain else ref(k))
+                    entry.append(v if type(v) in plain else ref(v))
+                out.append(entry)
+            else:
+                out.append(ref(info))
+        return out
+
     def fiber(self, f: M.Fiber) -> list:
         ref, in1, frames, plain = self.ref, self.in1, _FRAME_RECORDS, _PLAIN
-        return [f.id, [frames[type(k)](k, ref, plain) for k in f.stack], f.mode,
-                ref(f.node), ref(f.env), ref(f.val), f.status, in1(f.wait), in1(f.waiters),
-                in1(f.fault)]
+        stack = []
+        for k in f.stack:
+            record = [k.KIND]
+            for x in frames[type(k)](k):
+                record.append(x if type(x) in plain else ref(x))
+            stack.append(record)
+        return [f.id, stack, f.mode, ref(f.node), ref(f.env), ref(f.val), f.status,
+                in1(f.wait), in1(f.waiters), in1(f.fault)]
 
 
-def _frame_record(cls: type) -> Callable[[Any, Callable, frozenset], list]:
-    """``[kind, field...]`` for a frame of class ``cls``, written in place on its stack."""
+def _fields(cls: type) -> Callable[[Any], tuple]:
+    """The fields of a frame of class ``cls``, in ``__slots__`` order, as a tuple."""
     fields = cls.__slots__
-    getter = operator.attrgetter(*fields) if len(fields) > 1 else (
-        lambda obj: (getattr(obj, fields[0]),))
-    kind = cls.KIND
-
-    def record(obj: Any, ref: Callable[[Any], Any], plain: frozenset) -> list:
-        return [kind, *[x if type(x) in plain else ref(x) for x in getter(obj)]]
-    return record
+    if len(fields) > 1:
+        return operator.attrgetter(*fields)
+    return lambda obj: (getattr(obj, fields[0]),)
 
 
-_FRAME_RECORDS = {cls: _frame_record(cls) for cls in M.FRAME_TYPES}
+_FRAME_RECORDS = {cls: _fields(cls) for cls in M.FRAME_TYPES}
 _FIBERS = -1
 _MACHINE_LAYOUT = (
-    ("glob", 1), ("docs", 1), ("max_depth", 0), ("steps", 0), ("fibers", _FIBERS),
+    ("glob", 1), ("docs", 2), ("max_depth", 0), ("steps", 0), ("fibers", _FIBERS),
     ("runq", 1), ("next_fiber", 0), ("next_effect", 0), ("effects", 2), ("inbox", 2),
     ("message_waiters", 2), ("callbacks", 2), ("callback_waiters", 1),
     ("new_requests", 1), ("cancelled", 1), ("result", 0), ("status", 0), ("error", 0),
@@ -457,6 +537,9 @@ class _Decoder:
                 return [self.inline(y, depth - 1) for y in x[1:]]
             if tag == "t":
                 return tuple(self.inline(y, depth - 1) for y in x[1:])
+            if tag == "M":  # a map of the machine's own (its docs), no deeper
+                items = [self.val(y) for y in x[1:]]
+                return Map([(items[i], items[i + 1]) for i in range(0, len(items), 2)])
         return self.val(x)
 
     def machine(self, record: list) -> M.Machine:
@@ -694,6 +777,7 @@ class _Base:
         self.types = frozenset(type(v) for v in base.values() if type(v) not in _SCALARS)
         self.keys = base.keys()
         self.last = next(reversed(base), None)
+        self.encoders: list[_MachineEncoder] = []  # ready for the next encode
 
     def user_globals(self, glob: dict[str, Any], defined: dict[str, Any]) -> dict[str, Any]:
         """The part of ``glob`` that is not the base's: what the program defined.
@@ -732,11 +816,16 @@ def encode(machine: M.Machine, base: dict[str, Any]) -> bytes:
     info = _base_info(base)
     machine._save()
     current = machine.fiber
-    enc = _MachineEncoder(info)
-    record = enc.machine(machine, info.user_globals(machine.glob, machine.docs))
-    heap = enc.heap()
-    return _dumps({"v": VERSION, "units": enc.hashes, "machine": record, "heap": heap,
-                   "current": current.id if current is not None else None})
+    pool = info.encoders  # pop and append are atomic: threads never share an encoder
+    enc = pool.pop() if pool else _MachineEncoder(info)
+    try:
+        record = enc.machine(machine, info.user_globals(machine.glob, machine.docs))
+        heap = enc.heap()
+        return _dumps({"v": VERSION, "units": enc.hashes, "machine": record, "heap": heap,
+                       "current": current.id if current is not None else None})
+    finally:
+        enc.reset()
+        pool.append(enc)
 
 
 def decode(blob: bytes, base: dict[str, Any], units: Callable[[str], N.CodeUnit]) -> M.Machine:
