@@ -21,10 +21,12 @@ snapshot holds only what the program itself made, and ``["s", ...]`` a span.
 ``"machine"`` lists the machine's fields in ``_MACHINE_LAYOUT`` order. Its containers, its
 fibers and their stacks of frames are private to the machine (no program value can reach
 them, so their identity does not matter): they are written in place, to a fixed depth
-(``["d", k, v, ...]`` a dict, ``["l", ...]`` a list, ``["t", ...]`` a tuple), instead of
-as heap entries. Everything a program can reach (its values, environments, closures)
-stays in the heap, where sharing and cycles are kept. Fewer heap entries is what makes
-encoding cheap enough to run at every commit.
+(``["d", k, v, ...]`` a dict, ``["l", ...]`` a list, ``["t", ...]`` a tuple, ``["M", k,
+v, ...]`` the map of a definition's docs), instead of as heap entries; a fiber is
+``[id, stack, mode, node, env, val, status, wait, waiters, fault]`` and a frame on its
+stack ``[kind, field...]``. The fixed depth keeps encoding iterative. Everything a program
+can reach (its values, environments, closures) stays in the heap, where sharing and
+cycles are kept. Fewer heap entries is what makes encoding cheap enough for every commit.
 
 The bytes are the JSON text itself when it is small (at most ``_PLAIN_LIMIT`` bytes),
 zlib-compressed JSON otherwise.

@@ -382,6 +382,7 @@ def test_a_repl_style_session_with_hundreds_of_globals_round_trips():
     assert len(own) == 600 + 2  # the 600 defs, the program's own inc and *1: no more
     assert {k for k in m2.glob if base().glob.get(k, m) is not m2.glob[k]} == own
     assert list(m2.glob)[-1] == "*1" and m2.glob["*1"] == 42
+    assert m2.docs == m.docs and m2.docs["f7"][kw("arglists")] == "[x]"
     m2.complete(req.id, None)
     assert pr_str(m2.run(100_000).value) == "[300 4]"
 
