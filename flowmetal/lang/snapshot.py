@@ -111,8 +111,8 @@ class _Encoder:
     same bytes: a code unit's hash is the hash of its encoding).
 
     Entries are made by a per-type function (``_ENTRIES``) rather than a chain of type
-    tests: a snapshot is encoded at every commit, so this loop is on the effect path.
-    This class writes version 1 (``encode_value``); ``_MachineEncoder`` writes version 3.
+    tests. This class writes version 1 (``encode_value``); ``_MachineEncoder``, which
+    runs at every commit, writes version 3 with the same entries.
     """
 
     version = _VALUE_VERSION
@@ -274,8 +274,9 @@ class _MachineEncoder(_Encoder):
         self.keep_spans = False
         self.hashes: list[str] = []  # the "units" table
         self.ids: dict[int, int] = {}
-        self.units: dict[int, tuple[int, N.CodeUnit]] = {}  # id -> (index, unit: kept
-        self.ref = self._referrer(base.names, base.types)  # alive, so its id stays unique)
+        # id -> (index in "units", the unit itself: kept alive, so its id stays unique)
+        self.units: dict[int, tuple[int, N.CodeUnit]] = {}
+        self.ref = self._referrer(base.names, base.types)
         self.in1, self.in2 = self._inliners()
 
     def reset(self) -> None:
