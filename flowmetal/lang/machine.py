@@ -625,6 +625,9 @@ class Machine:
     """The whole state of one program, and the stepping loop over it."""
 
     def __init__(self, glob: dict[str, Any], max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        # A copy of the base's globals, then the names the program adds. Rebind a base
+        # name only through ``define`` (which records it in ``docs``): a snapshot finds
+        # the program's own globals that way, without comparing every base name.
         self.glob = glob
         self.docs: dict[str, Map] = {}
         self.max_depth = max_depth

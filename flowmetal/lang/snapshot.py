@@ -5,17 +5,37 @@ never recursion, so a 100,000-frame stack or a deeply nested value encodes like 
 It never uses pickle: a snapshot holds data, not code, and code is referred to by
 ``(unit, node id)``, the unit by its hash.
 
-Layout: ``{"v": 2, "root": ref, "heap": [entry, ...]}``. An entry is a JSON array whose
-first item is a tag (``"V"`` vector, ``"C"`` closure, ``"K"`` frame...). Inside entries a
-JSON scalar is itself and ``[n]`` refers to heap entry ``n``. Values that are part of the
-base environment (built-ins and the prelude's functions) are written by name (``"G"``), so
-a snapshot holds only what the program itself made. The bytes are the JSON text itself when
-it is small (at most ``_PLAIN_LIMIT`` bytes), zlib-compressed JSON otherwise.
+Layout of version 3 (machines, from ``encode``)::
 
-Versions: 2 (machines, from ``encode``) writes a node as ``["N", [unit entry], id]``, so a
-unit's 64-character hash is written once; 1 wrote it in every node, ``["N", hash, id]``, and
-was always compressed. Both are read. ``encode_value`` still writes version 1, compressed:
-a code unit's hash is the hash of that encoding, so it must not change.
+    {"v": 3, "units": [hash, ...], "machine": [field, ...], "heap": [entry, ...],
+     "current": fiber id or null}
+
+A heap entry is a JSON array whose first item is a tag (``"V"`` vector, ``"C"`` closure,
+``"l"`` Python list...). Inside entries a JSON scalar is itself, ``[n]`` refers to heap
+entry ``n``, and a few identity-free leaves are written in place as ``[tag, ...]`` with a
+string tag: ``["k", name]`` a keyword (interned), ``["N", unit, id]`` a code node and
+``["U", unit]`` a code unit (``unit`` indexes ``"units"``, so each hash is written once),
+``["G", name]`` a value of the base environment (built-ins, the prelude's functions), so a
+snapshot holds only what the program itself made, and ``["s", ...]`` a span.
+
+``"machine"`` lists the machine's fields in ``_MACHINE_LAYOUT`` order. Its containers, its
+fibers and their stacks of frames are private to the machine (no program value can reach
+them, so their identity does not matter): they are written in place, to a fixed depth
+(``["d", k, v, ...]`` a dict, ``["l", ...]`` a list, ``["t", ...]`` a tuple, ``["M", k,
+v, ...]`` the map of a definition's docs), instead of as heap entries; a fiber is
+``[id, stack, mode, node, env, val, status, wait, waiters, fault]`` and a frame on its
+stack ``[kind, field...]``. The fixed depth keeps encoding iterative. Everything a program
+can reach (its values, environments, closures) stays in the heap, where sharing and
+cycles are kept. Fewer heap entries is what makes encoding cheap enough for every commit.
+
+The bytes are the JSON text itself when it is small (at most ``_PLAIN_LIMIT`` bytes),
+zlib-compressed JSON otherwise.
+
+Older versions are still read. Version 2 had only ``"root"`` and ``"heap"``: the machine,
+its containers, fibers, frames, keywords and nodes were all heap entries, a node written
+``["N", [unit entry], id]``. Version 1 wrote a node ``["N", hash, id]`` and was always
+compressed. ``encode_value`` still writes version 1, byte for byte: a code unit's hash is
+the hash of that encoding, so it must not change.
 """
 
 from __future__ import annotations
@@ -26,7 +46,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from itertools import islice
-from operator import is_not
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from . import machine as M
@@ -38,10 +58,10 @@ from .functions import PRIMITIVES, Closure, Future, Macro, Primitive
 
 __all__ = ["encode", "decode", "encode_value", "decode_value", "SnapshotError", "VERSION"]
 
-VERSION = 2
-"""The format ``encode`` writes; ``decode`` also reads version 1."""
+VERSION = 3
+"""The format ``encode`` writes; ``decode`` also reads versions 1 and 2."""
 _VALUE_VERSION = 1  # what encode_value writes (code unit hashes depend on it)
-_VERSIONS = (1, 2)
+_VERSIONS = (1, 2, 3)
 _PLAIN_LIMIT = 960
 """Snapshots up to this many bytes of JSON are stored uncompressed: compressing a small
 one costs more than its bytes are worth, and it stays within one database page anyway (an
@@ -50,6 +70,7 @@ _SCALARS = (str, int, float, bool, type(None))
 _SCALAR_TYPES = frozenset(_SCALARS)
 _PLAIN = frozenset((str, int, bool, type(None)))  # scalars that are always JSON as they are
 _FRAMES = {cls.KIND: cls for cls in M.FRAME_TYPES}
+# The layouts of version 2's machine ("Z") and fiber ("f") entries, still read.
 _MACHINE_FIELDS = (
     "glob", "docs", "max_depth", "steps", "fibers", "runq", "next_fiber", "next_effect",
     "effects", "inbox", "message_waiters", "callbacks", "callback_waiters", "new_requests",
@@ -90,33 +111,34 @@ class _Encoder:
     same bytes: a code unit's hash is the hash of its encoding).
 
     Entries are made by a per-type function (``_ENTRIES``) rather than a chain of type
-    tests: a snapshot is encoded at every commit, so this loop is on the effect path.
+    tests. This class writes version 1 (``encode_value``); ``_MachineEncoder``, which
+    runs at every commit, writes version 3 with the same entries.
     """
 
-    def __init__(self, base_names: dict[int, str], keep_spans: bool,
-                 named_types: frozenset[type] = frozenset(), version: int = VERSION) -> None:
+    version = _VALUE_VERSION
+
+    def __init__(self, keep_spans: bool) -> None:
         self.objs: list[Any] = []  # also keeps encoded objects alive, so ids stay unique
         self.todo: list[int] = []
-        self.base_names = base_names
-        self.named_types = named_types  # the types of the values in base_names
         self.keep_spans = keep_spans
-        self.version = version
         self.ref = _referrer(self.objs, self.todo)
 
     def run(self, root: Any) -> dict:
+        root_ref = self.ref(root)
+        return {"v": self.version, "root": root_ref, "heap": self.heap()}
+
+    def heap(self) -> list:
+        """Make the entries of every object referred to so far (and of theirs)."""
         ref = self.ref
-        root_ref = ref(root)
-        objs, todo, names, named = self.objs, self.todo, self.base_names, self.named_types
+        objs, todo = self.objs, self.todo
         plain = _PLAIN
         heap: list[Any] = []
         while todo:
             i = todo.pop()
             obj = objs[i]
             t = type(obj)
-            if t in named and (name := names.get(id(obj))) is not None:
-                entry = ["G", name]
             # lists and dicts, the commonest entries, are made here (as _ENTRIES would)
-            elif t is list:
+            if t is list:
                 entry = ["l", *[x if type(x) in plain else ref(x) for x in obj]]
             elif t is dict:
                 entry = ["d", *[x if type(x) in plain else ref(x)
@@ -128,7 +150,7 @@ class _Encoder:
             else:  # entries come last-seen-first: make room up to this one
                 heap.extend([None] * (i - len(heap)))
                 heap.append(entry)
-        return {"v": self.version, "root": root_ref, "heap": heap}
+        return heap
 
     def span(self, span: Span | None) -> Any:
         return None if span is None else self.ref(span)
@@ -174,17 +196,7 @@ def _transient_entry(enc: _Encoder, obj: Transient) -> list:
     return ["T", obj.kind, *[r(x) for x in flat]]
 
 
-def _fields_entry(head: tuple, fields: tuple[str, ...]) -> Callable[[_Encoder, Any], list]:
-    """An entry ``[*head, field, field...]`` for an object with these fields."""
-    getter = operator.attrgetter(*fields) if len(fields) > 1 else (
-        lambda obj: (getattr(obj, fields[0]),))
-
-    def entry(enc: _Encoder, obj: Any) -> list:
-        r = enc.ref
-        return [*head, *[x if type(x) in _PLAIN else r(x) for x in getter(obj)]]
-    return entry
-
-
+_dict_items = dict.items
 _ENTRIES: dict[type, Callable[[_Encoder, Any], list]] = {
     float: lambda enc, obj: ["n"],  # NaN: JSON has no spelling for it that round-trips
     Keyword: lambda enc, obj: ["k", obj.full],
@@ -209,17 +221,12 @@ _ENTRIES: dict[type, Callable[[_Encoder, Any], list]] = {
                               enc.ref(obj.trace), enc.span(obj.span)],
     TraceEntry: lambda enc, obj: ["r", obj.name, enc.span(obj.span)],
     N.CodeUnit: lambda enc, obj: ["U", obj.hash],
-    M.Fiber: _fields_entry(("f",), _FIBER_FIELDS),
     M.Request: lambda enc, obj: ["q", obj.id, obj.kind, enc.ref(obj.data)],
-    M.Machine: _fields_entry(("Z",), _MACHINE_FIELDS),
-    **{cls: _fields_entry(("K", cls.KIND), cls.__slots__) for cls in M.FRAME_TYPES},
 }
 
 
 def _node_entry(enc: _Encoder, obj: N.Node) -> list:
-    if enc.version == 1:
-        return ["N", obj.unit.hash, obj.id]
-    return ["N", enc.ref(obj.unit), obj.id]
+    return ["N", obj.unit.hash, obj.id]
 
 
 def _entry_maker(t: type) -> Callable[[_Encoder, Any], list]:
@@ -230,16 +237,259 @@ def _entry_maker(t: type) -> Callable[[_Encoder, Any], list]:
     raise SnapshotError(f"can't store a value of type {t.__name__}")
 
 
+def _node_types() -> frozenset[type]:
+    """Every class of code node (all are defined in ``nodes``, so this is known at import)."""
+    found, todo = set(), [N.Node]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                todo.append(sub)
+    return frozenset(found)
+
+
+_NODE_TYPES = _node_types()
+_LEAVES: dict[type, Callable[[Any], list]] = {
+    Span: lambda obj: ["s", obj.source, obj.line, obj.col, obj.end_line, obj.end_col],
+    Builtin: lambda obj: ["B", obj.name],
+    Primitive: lambda obj: ["P", obj.name],
+}
+"""Identity-free values (besides keywords, nodes and units) written in place in version 3."""
+
+
+class _MachineEncoder(_Encoder):
+    """Writes version 3: the machine's own containers, fibers and frames in place, and
+    keywords, code and base values as leaves (see the module docstring); the program's
+    values go through the heap table as in version 1.
+
+    Made once per base and reused (``reset``), since building its closures is a fair
+    part of encoding a small machine.
+    """
+
+    version = VERSION
+
+    def __init__(self, base: _Base) -> None:
+        self.objs = []  # also keeps encoded objects alive, so ids stay unique
+        self.todo = []
+        self.keep_spans = False
+        self.hashes: list[str] = []  # the "units" table
+        self.ids: dict[int, int] = {}
+        # id -> (index in "units", the unit itself: kept alive, so its id stays unique)
+        self.units: dict[int, tuple[int, N.CodeUnit]] = {}
+        self.ref = self._referrer(base.names, base.types)
+        self.in1, self.in2 = self._inliners()
+
+    def reset(self) -> None:
+        """Forget the last snapshot (and let go of its objects)."""
+        self.objs.clear()
+        self.todo.clear()
+        self.hashes.clear()
+        self.ids.clear()
+        self.units.clear()
+
+    def _referrer(self, names: dict[int, str], named: frozenset[type]
+                  ) -> Callable[[Any], Any]:
+        """``ref(x)``: a scalar as itself, a leaf in place, anything else as ``[i]``. A
+        closure, not a method: it runs for every value of every snapshot."""
+        ids, units, objs, hashes = self.ids, self.units, self.objs, self.hashes
+        get, append, push, unit_get = ids.get, objs.append, self.todo.append, units.get
+        name_of, leaves, nodes = names.get, _LEAVES, _NODE_TYPES
+        scalars, keyword, unit_type = _SCALAR_TYPES, Keyword, N.CodeUnit
+
+        def unit(u: N.CodeUnit) -> int:
+            found = units[id(u)] = (len(hashes), u)
+            hashes.append(u.hash)
+            return found[0]
+
+        def ref(obj: Any) -> Any:
+            t = type(obj)
+            if t in scalars:
+                if t is not float or obj == obj:
+                    return obj
+            elif t is keyword:
+                return ["k", obj.full]
+            elif t in nodes:
+                u = unit_get(id(obj.unit))
+                return ["N", unit(obj.unit) if u is None else u[0], obj.id]
+            elif t in named and (name := name_of(id(obj))) is not None:
+                return ["G", name]
+            elif t in leaves:
+                return leaves[t](obj)
+            elif t is unit_type:
+                u = unit_get(id(obj))
+                return ["U", unit(obj) if u is None else u[0]]
+            found = get(id(obj))
+            if found is None:
+                found = ids[id(obj)] = len(objs)
+                append(obj)
+                push(found)
+            return [found]
+
+        return ref
+
+    def heap(self) -> list:
+        """As ``_Encoder.heap``, with the commonest entries of a machine made right here
+        (no code form keeps its span in a machine snapshot). Explicit loops, not
+        comprehensions: for the short lists of a snapshot they cost a third less."""
+        ref, objs, todo, plain = self.ref, self.objs, self.todo, _PLAIN
+        entries, make = _ENTRIES, _entry_maker
+        heap: list[Any] = []
+        while todo:
+            i = todo.pop()
+            obj = objs[i]
+            t = type(obj)
+            if t is list:
+                entry = ["l"]
+                for x in obj:
+                    entry.append(x if type(x) in plain else ref(x))
+            elif t is Map:
+                entry = ["M", None]
+                for k, v in (obj.items() if obj._wide else _dict_items(obj)):
+                    entry.append(k if type(k) in plain else ref(k))
+                    entry.append(v if type(v) in plain else ref(v))
+            elif t is Closure:
+                entry = ["C", ref(obj.fn), ref(obj.env)]
+            elif t is Vector:
+                entry = ["V", None]
+                for x in obj:
+                    entry.append(x if type(x) in plain else ref(x))
+            elif t is dict:
+                entry = ["d"]
+                for k, v in obj.items():
+                    entry.append(k if type(k) in plain else ref(k))
+                    entry.append(v if type(v) in plain else ref(v))
+            elif t is Symbol:
+                entry = ["y", obj.full, None]
+            else:
+                entry = (entries.get(t) or make(t))(self, obj)
+            if i < len(heap):
+                heap[i] = entry
+            else:  # entries come last-seen-first: make room up to this one
+                heap.extend([None] * (i - len(heap)))
+                heap.append(entry)
+        return heap
+
+    def _inliners(self) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+        """``in1(x)``, ``in2(x)``: a container private to the machine written in place, one
+        or two levels down (a dict ``["d", k, v...]``, a list or deque ``["l", ...]``, a
+        tuple ``["t", ...]``); below that, and for anything else, ``ref``."""
+        ref, plain = self.ref, _PLAIN
+
+        def in1(obj: Any) -> Any:
+            t = type(obj)
+            if t is dict:
+                out = ["d"]
+                for k, v in obj.items():
+                    out.append(k if type(k) in plain else ref(k))
+                    out.append(v if type(v) in plain else ref(v))
+                return out
+            if t is list or t is deque or t is tuple:
+                out = ["t" if t is tuple else "l"]
+                for x in obj:
+                    out.append(x if type(x) in plain else ref(x))
+                return out
+            return obj if t in plain else ref(obj)
+
+        def in2(obj: Any) -> Any:
+            t = type(obj)
+            if t is dict:
+                out = ["d"]
+                for k, v in obj.items():
+                    out.append(k if type(k) in plain else ref(k))
+                    out.append(in1(v))
+                return out
+            if t is list or t is deque or t is tuple:
+                out = ["t" if t is tuple else "l"]
+                for x in obj:
+                    out.append(in1(x))
+                return out
+            return in1(obj)
+
+        return in1, in2
+
+    def machine(self, m: M.Machine, glob: dict[str, Any]) -> list:
+        """The ``"machine"`` record, in ``_MACHINE_LAYOUT`` (field by field here: this
+        runs at every commit), with ``glob`` (the program's own globals) as its globals."""
+        ref, plain, in1, in2 = self.ref, _PLAIN, self.in1, self.in2
+        result, error = m.result, m.error
+        return [
+            in1(glob), self.docs(m.docs), m.max_depth, m.steps,
+            [self.fiber(f) for f in m.fibers.values()],
+            in1(m.runq), m.next_fiber, m.next_effect, in2(m.effects), in2(m.inbox),
+            in2(m.message_waiters), in2(m.callbacks), in1(m.callback_waiters),
+            in1(m.new_requests), in1(m.cancelled),
+            result if type(result) in plain else ref(result), m.status,
+            error if type(error) in plain else ref(error), in2(m.extra),
+        ]
+
+    def docs(self, docs: dict[str, Map]) -> list:
+        """The docs of the program's definitions: maps that only the machine and the REPL
+        read, so each is written in place (``["M", k, v...]``), not as a heap entry."""
+        ref, plain, out = self.ref, _PLAIN, ["d"]
+        for name, info in docs.items():
+            out.append(name)
+            if type(info) is Map and not info._wide and info.span is None:
+                entry = ["M"]
+                for k, v in _dict_items(info):
+                    entry.append(k if type(k) in plain else ref(k))
+                    entry.append(v if type(v) in plain else ref(v))
+                out.append(entry)
+            else:
+                out.append(ref(info))
+        return out
+
+    def fiber(self, f: M.Fiber) -> list:
+        ref, in1, frames, plain = self.ref, self.in1, _FRAME_RECORDS, _PLAIN
+        stack = []
+        for k in f.stack:
+            record = [k.KIND]
+            for x in frames[type(k)](k):
+                record.append(x if type(x) in plain else ref(x))
+            stack.append(record)
+        return [f.id, stack, f.mode, ref(f.node), ref(f.env), ref(f.val), f.status,
+                in1(f.wait), in1(f.waiters), in1(f.fault)]
+
+
+def _fields(cls: type) -> Callable[[Any], tuple]:
+    """The fields of a frame of class ``cls``, in ``__slots__`` order, as a tuple."""
+    fields = cls.__slots__
+    if len(fields) > 1:
+        return operator.attrgetter(*fields)
+    return lambda obj: (getattr(obj, fields[0]),)
+
+
+_FRAME_RECORDS = {cls: _fields(cls) for cls in M.FRAME_TYPES}
+_FIBERS = -1
+_MACHINE_LAYOUT = (
+    ("glob", 1), ("docs", 2), ("max_depth", 0), ("steps", 0), ("fibers", _FIBERS),
+    ("runq", 1), ("next_fiber", 0), ("next_effect", 0), ("effects", 2), ("inbox", 2),
+    ("message_waiters", 2), ("callbacks", 2), ("callback_waiters", 1),
+    ("new_requests", 1), ("cancelled", 1), ("result", 0), ("status", 0), ("error", 0),
+    ("extra", 2),
+)
+"""Each field of the machine in a version 3 snapshot, and how many levels of it are the
+machine's own containers, written in place (``_FIBERS``: the fibers, their stacks and
+frames). The values inside (messages, effect data, globals...) go to the heap. A new field
+goes at the end: older snapshots then leave it at the value ``Machine()`` gives it."""
+
+
 _MUTABLE = frozenset("l d A T C m f K Z q".split())
 
 
 class _Decoder:
+    """Rebuilds the heap (any version), then, for version 3, the machine written in place.
+
+    Inside an entry a list is either a reference ``[n]`` (an int first) or a leaf written
+    in place (a string tag first, version 3 only), so one ``val`` reads every version.
+    """
+
     def __init__(self, heap: list, units: Callable[[str], N.CodeUnit] | None,
-                 base: dict[str, Any]) -> None:
+                 base: dict[str, Any], hashes: list[str] = ()) -> None:
         self.heap = heap
         self.units = units
         self.base = base
         self.objs: list[Any] = [_UNSET] * len(heap)
+        self.unit_table = [self.unit(h) for h in hashes]  # version 3's "units"
 
     def unit(self, h: str) -> N.CodeUnit:
         if self.units is None:
@@ -248,10 +498,88 @@ class _Decoder:
 
     def val(self, x: Any) -> Any:
         if type(x) is list:
-            return self.objs[x[0]]
+            i = x[0]
+            if type(i) is int:
+                return self.objs[i]
+            return self.leaf(x)
         return x
 
+    def leaf(self, x: list) -> Any:
+        tag = x[0]
+        if tag == "k":
+            return kw(x[1])
+        if tag == "N":
+            return self.unit_table[x[1]].nodes[x[2]]
+        if tag == "G":
+            return self.named(x[1])
+        if tag == "U":
+            return self.unit_table[x[1]]
+        if tag == "s":
+            return Span(*x[1:])
+        if tag == "B":
+            return BUILTINS[x[1]]
+        if tag == "P":
+            return PRIMITIVES[x[1]]
+        raise SnapshotError(f"unknown value {tag!r}")
+
+    def named(self, name: str) -> Any:
+        try:
+            return self.base[name]
+        except KeyError:
+            raise SnapshotError(f"snapshot refers to unknown global {name}") from None
+
+    def inline(self, x: Any, depth: int) -> Any:
+        """A container written in place ``depth`` levels down (``_MachineEncoder.inline``)."""
+        if depth and type(x) is list:
+            tag = x[0]
+            if tag == "d":
+                items = x[1:]
+                return {self.val(items[i]): self.inline(items[i + 1], depth - 1)
+                        for i in range(0, len(items), 2)}
+            if tag == "l":
+                return [self.inline(y, depth - 1) for y in x[1:]]
+            if tag == "t":
+                return tuple(self.inline(y, depth - 1) for y in x[1:])
+            if tag == "M":  # a map of the machine's own (its docs), no deeper
+                items = [self.val(y) for y in x[1:]]
+                return Map([(items[i], items[i + 1]) for i in range(0, len(items), 2)])
+        return self.val(x)
+
+    def machine(self, record: list) -> M.Machine:
+        m = M.Machine({})
+        for (name, depth), x in zip(_MACHINE_LAYOUT, record):
+            if depth == _FIBERS:
+                m.fibers = {f.id: f for f in map(self.fiber, x)}
+            else:
+                setattr(m, name, self.inline(x, depth))
+        return m
+
+    def fiber(self, record: list) -> M.Fiber:
+        v, inline = self.val, self.inline
+        f = M.Fiber(record[0])
+        f.stack = [self.frame(k) for k in record[1]]
+        f.mode, f.node, f.env, f.val, f.status = (
+            record[2], v(record[3]), v(record[4]), v(record[5]), record[6])
+        f.wait, f.waiters, f.fault = (
+            inline(record[7], 1), inline(record[8], 1), inline(record[9], 1))
+        return f
+
+    def frame(self, record: list) -> Any:
+        cls = _FRAMES[record[0]]
+        obj = cls.__new__(cls)
+        v = self.val
+        slots = cls.__slots__
+        for name, x in zip(slots, record[1:]):
+            setattr(obj, name, v(x))
+        for name in slots[len(record) - 1:]:  # a field added since the snapshot was taken
+            setattr(obj, name, None)
+        return obj
+
     def run(self, root: Any) -> Any:
+        self.build_heap()
+        return self.val(root)
+
+    def build_heap(self) -> None:
         heap, objs = self.heap, self.objs
         # 1. shells for every mutable object, so cycles through them can be closed later
         for i, e in enumerate(heap):
@@ -266,7 +594,6 @@ class _Decoder:
         for i, e in enumerate(heap):
             if e[0] in _MUTABLE:
                 self.fill(objs[i], e)
-        return self.val(root)
 
     def shell(self, e: list) -> Any:
         tag = e[0]
@@ -293,7 +620,7 @@ class _Decoder:
         raise SnapshotError(f"unknown entry {tag!r}")
 
     def children(self, e: list) -> list[int]:
-        return [x[0] for x in e[1:] if type(x) is list]
+        return [x[0] for x in e[1:] if type(x) is list and type(x[0]) is int]
 
     def build_tree(self, start: int) -> None:
         objs, heap = self.objs, self.heap
@@ -314,10 +641,7 @@ class _Decoder:
         v = self.val
         tag = e[0]
         if tag == "G":
-            try:
-                return self.base[e[1]]
-            except KeyError:
-                raise SnapshotError(f"snapshot refers to unknown global {e[1]}") from None
+            return self.named(e[1])
         if tag == "n":
             return float("nan")
         if tag == "k":
@@ -406,8 +730,21 @@ _JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 """Compact, and without the cycle check: a heap table is flat, its entries refer by index."""
 
 
+def _json_text() -> Callable[[dict], str]:
+    """``_JSON.encode``, minus the per-call set-up of its C encoder (about a microsecond,
+    at every commit): the same encoder, made once, gives the same text."""
+    if c_make_encoder is None:  # a Python built without the _json accelerator
+        return _JSON.encode
+    make = c_make_encoder(None, _JSON.default, encode_basestring_ascii, None, ":", ",",
+                          False, False, True)
+    return lambda doc: "".join(make(doc, 0))
+
+
+_json = _json_text()
+
+
 def _dumps(doc: dict, plain_limit: int = _PLAIN_LIMIT) -> bytes:
-    text = _JSON.encode(doc).encode()
+    text = _json(doc).encode()
     return text if len(text) <= plain_limit else zlib.compress(text, 1)
 
 
@@ -426,7 +763,7 @@ def _loads(blob: bytes) -> dict:
 
 def encode_value(value: Any, keep_spans: bool = False) -> bytes:
     """Encode a data value (code forms keep their spans with ``keep_spans``)."""
-    return _dumps(_Encoder({}, keep_spans, version=_VALUE_VERSION).run(value), plain_limit=-1)
+    return _dumps(_Encoder(keep_spans).run(value), plain_limit=-1)
 
 
 def decode_value(blob: bytes) -> Any:
@@ -441,20 +778,29 @@ class _Base:
         self.glob = base
         self.names = {id(v): k for k, v in base.items() if type(v) not in _SCALARS}
         self.types = frozenset(type(v) for v in base.values() if type(v) not in _SCALARS)
-        self.keys = list(base)
-        self.values = list(base.values())
+        self.keys = base.keys()
+        self.last = next(reversed(base), None)
+        self.encoders: list[_MachineEncoder] = []  # ready for the next encode
 
-    def user_globals(self, glob: dict[str, Any]) -> dict[str, Any]:
+    def user_globals(self, glob: dict[str, Any], defined: dict[str, Any]) -> dict[str, Any]:
         """The part of ``glob`` that is not the base's: what the program defined.
 
-        A machine's globals are a copy of the base followed by the program's own names, so
-        this usually compares the two prefixes at C speed (this runs at every commit) and
-        only falls back to a name-by-name diff when a base name was redefined.
+        This runs at every commit, so it must not look at all the base's names. A
+        machine's globals are a copy of the base followed by the names the program added
+        (by ``def``, or the runtime's ``*1`` and the like), so those are the last
+        ``len(glob) - len(base)`` entries; and a base name is rebound only by ``def``,
+        which records it in ``defined`` (the machine's docs). When the first part of
+        the assumption does not hold (a name was removed, or ``glob`` is not a copy of
+        this base), this falls back to comparing every name.
         """
-        n = len(self.keys)
-        if (len(glob) >= n and list(islice(glob, n)) == self.keys
-                and not any(map(is_not, glob.values(), self.values))):
-            return dict(islice(glob.items(), n, None))
+        added = len(glob) - len(self.keys)
+        if added >= 0 and self.last is not None:
+            tail = list(islice(reversed(glob.items()), added + 1))
+            if tail[-1][0] == self.last:
+                rebound = defined.keys() & self.keys  # usually empty
+                out = {k: glob[k] for k in defined if k in rebound and k in glob}
+                out.update(reversed(tail[:-1]))
+                return out
         base = self.glob
         return {k: v for k, v in glob.items() if base.get(k, _UNSET) is not v}
 
@@ -471,25 +817,30 @@ def _base_info(base: dict[str, Any]) -> _Base:
 def encode(machine: M.Machine, base: dict[str, Any]) -> bytes:
     """Encode a machine, writing values that are in ``base`` (the prelude) by name."""
     info = _base_info(base)
-    saved_glob = machine.glob
     machine._save()
-    machine.glob = info.user_globals(saved_glob)
     current = machine.fiber
+    pool = info.encoders  # pop and append are atomic: threads never share an encoder
+    enc = pool.pop() if pool else _MachineEncoder(info)
     try:
-        machine.fiber = None
-        doc = _Encoder(info.names, False, info.types).run(machine)
-        doc["current"] = current.id if current is not None else None
-        return _dumps(doc)
+        record = enc.machine(machine, info.user_globals(machine.glob, machine.docs))
+        heap = enc.heap()
+        return _dumps({"v": VERSION, "units": enc.hashes, "machine": record, "heap": heap,
+                       "current": current.id if current is not None else None})
     finally:
-        machine.glob = saved_glob
-        machine.fiber = current
+        enc.reset()
+        pool.append(enc)
 
 
 def decode(blob: bytes, base: dict[str, Any], units: Callable[[str], N.CodeUnit]) -> M.Machine:
     """Rebuild a machine; ``units(hash)`` supplies compiled code for each unit it names."""
     doc = _loads(blob)
     try:
-        machine = _Decoder(doc["heap"], units, base).run(doc["root"])
+        if doc["v"] >= 3:
+            dec = _Decoder(doc["heap"], units, base, doc["units"])
+            dec.build_heap()
+            machine = dec.machine(doc["machine"])
+        else:
+            machine = _Decoder(doc["heap"], units, base).run(doc["root"])
     except SnapshotError:
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:

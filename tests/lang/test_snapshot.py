@@ -1,14 +1,18 @@
 """Snapshots: any machine state encodes and decodes into a state that continues exactly
-as the original would have; the format is versioned zlib-compressed JSON, never pickle;
-code units are content-addressed and rebuild identically from their stored form."""
+as the original would have; the format is versioned JSON (compressed when big), never
+pickle, and older versions still decode; code units are content-addressed and rebuild
+identically from their stored form."""
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import subprocess
 import sys
 import zlib
 from functools import cache
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +24,14 @@ from flowmetal.lang.compiler import compile_expanded
 from flowmetal.lang.data import Vector, kw
 from flowmetal.lang.evaluate import LocalEffects
 from flowmetal.lang.machine import Done, Failed, Machine, OutOfFuel
-from flowmetal.lang.snapshot import SnapshotError, decode, decode_value, encode, encode_value
+from flowmetal.lang.snapshot import (
+    _MACHINE_LAYOUT,
+    SnapshotError,
+    decode,
+    decode_value,
+    encode,
+    encode_value,
+)
 
 CLOCK = 1_700_000_000.0  # the virtual clock starts here in every run, so (now) repeats
 
@@ -260,37 +271,53 @@ def test_encoding_is_versioned_json_not_pickle():
     blob = encode(m, base().glob)
     assert not blob.startswith(b"\x80")  # pickle protocol 2+ marker
     doc = json_of(blob)
-    assert doc["v"] == 2
+    assert doc["v"] == 3
+    assert isinstance(doc["machine"], list) and len(doc["machine"]) == len(_MACHINE_LAYOUT)
     assert isinstance(doc["heap"], list) and doc["heap"]
     assert all(isinstance(entry, list) and isinstance(entry[0], str) for entry in doc["heap"])
+
+
+def test_encoding_the_same_state_twice_or_after_a_decode_gives_the_same_bytes():
+    # sample_logs/make_samples.py relies on it: the same run gives the same store
+    m = new_machine(load(SHARING, "share.flow"))
+    m.run(10_000)
+    blob = encode(m, base().glob)
+    assert encode(m, base().glob) == blob
+    assert encode(roundtrip(m), base().glob) == blob
 
 
 def test_small_snapshots_are_plain_json_and_big_ones_compressed():
     small = new_machine(load("(sleep 1)", "small.flow"))
     small.run(10_000)
-    assert encode(small, base().glob).startswith(b'{"v":2,')
+    assert encode(small, base().glob).startswith(b'{"v":3,')
     big = new_machine(load('(def xs (vec (range 500))) (sleep 1) (count xs)', "big.flow"))
     [req] = big.run(100_000).requests
     blob = encode(big, base().glob)
-    assert blob[:1] == b"x" and json_of(blob)["v"] == 2  # zlib's header
+    assert blob[:1] == b"x" and json_of(blob)["v"] == 3  # zlib's header
     back = roundtrip(big)
     back.complete(req.id, None)
     assert back.run(10_000).value == 500
 
 
-def test_a_unit_is_named_once_and_version_1_snapshots_still_decode():
-    unit = load("(defn f [] (sleep 1) :woke) (f)", "v1.flow")
+def test_the_machine_s_own_parts_and_identity_free_leaves_are_not_heap_entries():
+    src = "(defn main [{:keys [n]}] (dotimes [i n] (sleep 0))) (main {:n 3})"
+    unit = load(src, "sleeps.flow")
     m = new_machine(unit)
-    [req] = m.run(10_000).requests
-    doc = json_of(encode(m, base().glob))
-    assert json.dumps(doc).count(unit.hash) == 1
-    # The same state as version 1 wrote it: each node names its unit's hash, compressed.
-    heap = doc["heap"]
-    v1 = [["N", heap[e[1][0]][1], e[2]] if e[0] == "N" else e for e in heap]
-    blob = zlib.compress(json.dumps({**doc, "v": 1, "heap": v1}).encode())
-    m2 = decode(blob, base().glob, base().units.__getitem__)
-    m2.complete(req.id, None)
-    assert pr_str(m2.run(10_000).value) == ":woke"
+    m.run(10_000)
+    text = json.dumps(json_of(encode(m, base().glob)))
+    doc = json.loads(text)
+    tags = {entry[0] for entry in doc["heap"]}
+    # no machine, fiber, frame, keyword, node, unit or base value in the heap...
+    assert not tags & {"Z", "f", "K", "k", "N", "U", "G", "B", "P", "s"}
+    assert doc["units"] == [unit.hash] and text.count(unit.hash) == 1
+    # ...and the machine's empty containers (inbox, callbacks...) are written in place
+    assert len(doc["heap"]) <= 12
+    assert ["k", "flowmetal/no-default"] == doc["machine"][4][0][7][-1]  # fiber 0's wait
+
+
+def test_the_layout_covers_every_field_of_a_machine():
+    registers = {"pending_fault", "fiber", "stack", "mode", "node", "env", "val"}
+    assert set(vars(Machine({}))) - registers == {name for name, _ in _MACHINE_LAYOUT}
 
 
 def test_code_units_keep_the_version_1_encoding_their_hashes_are_made_of():
@@ -302,8 +329,161 @@ def test_the_prelude_is_written_by_name_not_copied_into_the_snapshot():
     m = new_machine(load("(def f map) (sleep 1) (f inc [1])", "names.flow"))
     m.run(10_000)
     doc = json_of(encode(m, base().glob))
-    assert ["G", "map"] in doc["heap"]
-    assert len(doc["heap"]) < 200
+    assert doc["machine"][0] == ["d", "f", ["G", "map"]]  # the program's globals, only
+    assert len(doc["heap"]) < 50
+
+
+# -- globals -------------------------------------------------------------------------------
+
+
+def test_a_redefined_base_name_survives_a_round_trip():
+    src = """
+    (def inc (fn [x] (+ x 100)))
+    (defn map [f xs] :mine)
+    (def keep first)
+    (sleep 1)
+    [(inc 1) (map inc [1]) (keep [7 8])]"""
+    m = new_machine(load(src, "redefine.flow"))
+    [req] = m.run(10_000).requests
+    m2 = roundtrip(m)
+    assert m2.glob["inc"] is not base().glob["inc"] and m2.glob["keep"] is base().glob["first"]
+    m2.complete(req.id, None)
+    assert pr_str(m2.run(10_000).value) == "[101 :mine 7]"
+    assert roundtrip(m2).glob["map"] is not base().glob["map"]
+
+
+def test_names_written_straight_into_the_globals_survive_a_round_trip():
+    # as the runtime does for a REPL session's *1 *2 *3 *e
+    m = new_machine(load("(def x 1) (sleep 1)", "plain.flow"))
+    m.run(10_000)
+    m.glob["*1"], m.glob["*e"] = kw("one"), None
+    m2 = roundtrip(m)
+    assert (m2.glob["*1"], m2.glob["*e"], m2.glob["x"]) == (kw("one"), None, 1)
+    assert "*2" not in m2.glob
+
+
+def test_globals_that_are_not_a_copy_of_the_base_still_round_trip():
+    m = new_machine(load("(def x 1) (sleep 1)", "odd.flow"))
+    m.run(10_000)
+    m.glob = {"early": 5, **m.glob}  # not the base's names first: every name is compared
+    m.glob["inc"] = m.glob["dec"]  # and a base name rebound without a def is seen too
+    m2 = roundtrip(m)
+    assert (m2.glob["early"], m2.glob["x"]) == (5, 1)
+    assert m2.glob["inc"] is base().glob["dec"] and m2.glob["map"] is base().glob["map"]
+
+
+def test_a_repl_style_session_with_hundreds_of_globals_round_trips():
+    defs = "\n".join(f"(def v{i} {i}) (defn f{i} [x] (+ x v{i}))" for i in range(300))
+    m = new_machine(load(defs + "\n(def inc dec) (sleep 1) [(f299 1) (inc 5)]", "many.flow"))
+    [req] = m.run(1_000_000).requests
+    m.glob["*1"] = 42
+    m2 = roundtrip(m)
+    own = {k for k in m.glob if base().glob.get(k, m) is not m.glob[k]}
+    assert len(own) == 600 + 2  # the 600 defs, the program's own inc and *1: no more
+    assert {k for k in m2.glob if base().glob.get(k, m) is not m2.glob[k]} == own
+    assert list(m2.glob)[-1] == "*1" and m2.glob["*1"] == 42
+    assert m2.docs == m.docs and m2.docs["f7"][kw("arglists")] == "[x]"
+    m2.complete(req.id, None)
+    assert pr_str(m2.run(100_000).value) == "[300 4]"
+
+
+# -- values --------------------------------------------------------------------------------
+
+
+VALUES = """
+(def shared (atom [1 2]))
+(def again shared)
+(def cyc (atom nil))
+(reset! cyc {:self cyc :get (fn [] cyc)})
+(def t-vec (transient [1]))
+(def t-map (transient {}))
+(assoc! t-map 1 :a)
+(assoc! t-map 1.0 :b)
+(def t-set (conj! (transient #{}) true))
+(defmacro unless [c x] `(if ~c nil ~x))
+(def err (ex-info "boom" {:k 1} (ex-info "cause" {})))
+(def fut (async :done))
+(def vals [##NaN ##Inf ##-Inf 123456789012345678901234567890 -7 1.5 "é\\n\\"q" nil true false
+           :k :ns/k 'sym 'ns/sym '(1 (2)) #{1 "a" :b} {1 :a 1.0 :b true :c "1" :d [1] :e}
+           map inc shared])
+(sleep 1)
+"""
+
+
+def test_every_kind_of_value_round_trips_and_shared_ones_stay_shared():
+    m = new_machine(load(VALUES, "values.flow"))
+    m.run(100_000)
+    g = roundtrip(m).glob
+    assert g["shared"] is g["again"] and g["vals"][-1] is g["shared"]
+    cyc = g["cyc"]
+    assert cyc.value[kw("self")] is cyc and cyc.value[kw("get")].env is not None
+    vals = g["vals"]
+    assert math.isnan(vals[0]) and list(vals[1:3]) == [math.inf, -math.inf]
+    assert pr_str(vals[3:-3]) == pr_str(m.glob["vals"][3:-3])
+    assert vals[-3] is base().glob["map"] and vals[-2] is base().glob["inc"]
+    for name in ("t-vec", "t-map", "t-set", "err", "fut", "unless"):
+        assert pr_str(g[name]) == pr_str(m.glob[name]), name
+    assert type(g["unless"]) is type(m.glob["unless"])
+    assert pr_str(g["t-map"].items) == pr_str(m.glob["t-map"].items)
+
+
+def test_deeply_nested_data_in_a_machine_encodes_and_decodes_iteratively():
+    src = "(def v (reduce (fn [acc _] [acc {:x acc}]) [] (range 100000))) (sleep 1) :ok"
+    m = new_machine(load(src, "nested.flow"))
+    m.run(100_000_000)
+    limit = sys.getrecursionlimit()
+    v = roundtrip(m).glob["v"]
+    assert sys.getrecursionlimit() == limit
+    depth = 0
+    while v:
+        assert v[1][kw("x")] is v[0]  # a value shared inside the nesting stays shared
+        v, depth = v[0], depth + 1
+    assert depth == 100_000
+
+
+# -- older versions ------------------------------------------------------------------------
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "snapshots_v2.json"
+"""Version 2 snapshots, written by the version 2 encoder before version 3 existed, with
+the stored form of their code (so they decode even if compiling changes)."""
+
+
+def _fixture_units(fixture: dict):
+    unit = compile_expanded(base64.b64decode(fixture["unit"]), fixture["source_name"])
+    assert unit.hash == fixture["hash"]
+    units = {unit.hash: unit, **base().units}
+    return units.__getitem__
+
+
+@pytest.mark.parametrize("fixture", json.loads(FIXTURES.read_text()), ids=lambda f: f["name"])
+def test_version_2_snapshots_still_decode_and_resume(fixture):
+    blob = base64.b64decode(fixture["snapshot"])
+    assert json_of(blob)["v"] == 2
+    m = decode(blob, base().glob, _fixture_units(fixture))
+    m.complete(fixture["request"], None)
+    assert pr_str(m.run(1_000_000).value) == fixture["value"]
+
+
+@pytest.mark.parametrize("fixture", json.loads(FIXTURES.read_text()), ids=lambda f: f["name"])
+def test_version_1_snapshots_still_decode_and_resume(fixture):
+    doc = json_of(base64.b64decode(fixture["snapshot"]))
+    heap = doc["heap"]
+    # The same state as version 1 wrote it: each node names its unit's hash, compressed.
+    v1 = [["N", heap[e[1][0]][1], e[2]] if e[0] == "N" else e for e in heap]
+    blob = zlib.compress(json.dumps({**doc, "v": 1, "heap": v1}).encode())
+    m = decode(blob, base().glob, _fixture_units(fixture))
+    m.complete(fixture["request"], None)
+    assert pr_str(m.run(1_000_000).value) == fixture["value"]
+
+
+def test_a_resumed_version_2_snapshot_is_written_again_as_version_3():
+    fixture = json.loads(FIXTURES.read_text())[-1]
+    units = _fixture_units(fixture)
+    m = decode(base64.b64decode(fixture["snapshot"]), base().glob, units)
+    again = decode(encode(m, base().glob), base().glob, units)
+    again.complete(fixture["request"], None)
+    assert pr_str(again.run(1_000_000).value) == fixture["value"]
 
 
 @pytest.mark.parametrize(
@@ -320,6 +500,12 @@ def test_the_prelude_is_written_by_name_not_copied_into_the_snapshot():
         zlib.compress(b'{"v": 1, "root": [5], "heap": []}'),
         zlib.compress(b'{"v": 1, "root": [0], "heap": [["V", null, [1]]]}'),
         zlib.compress(b'{"v": 1, "root": 7, "heap": []}'),
+        b'{"v": 3}',
+        b'{"v": 3, "units": ["nope"], "machine": [], "heap": []}',
+        b'{"v": 3, "units": [], "machine": 5, "heap": []}',
+        b'{"v": 3, "units": [], "machine": [["d", "x", [5]]], "heap": []}',
+        b'{"v": 3, "units": [], "machine": [["d", "x", ["?", 1]]], "heap": []}',
+        b'{"v": 3, "units": [], "machine": [["d", "x", ["N", 0, 1]]], "heap": []}',
     ],
 )
 def test_decoding_a_corrupt_or_foreign_blob_is_a_snapshot_error(blob):
@@ -343,8 +529,8 @@ def test_a_snapshot_naming_unknown_code_is_a_snapshot_error():
 
 
 def test_a_newer_format_version_is_refused_by_name():
-    for blob in (zlib.compress(b'{"v": 3}'), b'{"v": 3}'):
-        with pytest.raises(SnapshotError, match="version 3 is not supported"):
+    for blob in (zlib.compress(b'{"v": 4}'), b'{"v": 4}'):
+        with pytest.raises(SnapshotError, match="version 4 is not supported"):
             decode(blob, base().glob, base().units.__getitem__)
 
 
