@@ -494,7 +494,7 @@ def run_suspended(ctx: Context) -> list[Row]:
     tracer.keep_texts = True
     rb.run(tracer=tracer)
     plans = explain(rb.template, tracer.texts)
-    due_sql = [s for s in plans if "FROM timers" in s and "due_at <=" in s]
+    due_sql = [s for s in plans if "FROM programs" in s and "next_timer_at <=" in s]
     due_plan = plans[due_sql[0]] if due_sql else ["(the due-timer query was not issued)"]
     indexed = bool(due_sql) and any("USING" in p and "INDEX" in p for p in due_plan) \
         and not full_scans(due_plan)
@@ -519,7 +519,7 @@ def run_suspended(ctx: Context) -> list[Row]:
             fmt_bytes(m_small), mratio, "<= 1.25x", mratio <= 1.25),
         Row("durability", "(c) time to drive the due ones", size, fmt_time(t_big),
             fmt_time(t_small), tratio, "", None),
-        Row("durability", "(c) due timers found through an index", "timers_due",
+        Row("durability", "(c) due timers found through an index", "programs_next_timer",
             "index" if indexed else "SCAN", "", None, "uses an index", indexed),
     ]
 

@@ -98,6 +98,7 @@ class _Batch:
         self.programs: list[NewProgram] = []
         self.send: list[tuple[str, str, Any]] = []
         self.output: list[str] = []
+        self.requests: dict[int, Any] = {}  # effect id -> its request as JSON, made once
 
     def cancel(self, key: str) -> None:
         """Drop a timer: never written if it was asked for in this same batch."""
@@ -300,7 +301,7 @@ class Executor:
         seq = batch.expected_seq + len(batch.events) + 1
         key = str(seq)
         kind = req.kind
-        request = to_json(req.data)
+        request = batch.requests[req.id] = to_json(req.data)
         if kind in INTERNAL_EFFECTS:
             value = self._perform(rec, m, req, key, batch)
             batch.add("effect", {"key": key, "kind": kind, "request": request,
@@ -414,7 +415,7 @@ class Executor:
             # events, so resuming does not re-read a long history of outputs.
             m.extra["cursor"] = batch.expected_seq + len(batch.events)
         state = snapshot.encode(m, self.base.glob)
-        waiting = describe_waits(m) if status == "waiting" else None
+        waiting = describe_waits(m, batch.requests) if status == "waiting" else None
         last_seq = self.store.commit(rec.id, Commit(
             expected_seq=batch.expected_seq, status=status, events=batch.events,
             snapshot=state, snapshot_step=m.steps, result=result, error=error,
@@ -522,8 +523,9 @@ def apply_input(m: Machine, event: EventRecord,
             m.extra.setdefault("queued", []).append([event.seq, unit])
 
 
-def describe_waits(m: Machine) -> list[dict[str, Any]]:
-    """What the program waits for, for ``flowmetal show`` and the API."""
+def describe_waits(m: Machine, requests: dict[int, Any] | None = None) -> list[dict[str, Any]]:
+    """What the program waits for, for ``flowmetal show`` and the API. ``requests`` has
+    the JSON of requests made since the last commit, by effect id: not made twice."""
     out = []
     for fid, kind, key in m.waits():
         item: dict[str, Any] = {"fiber": fid, "kind": kind}
@@ -531,7 +533,8 @@ def describe_waits(m: Machine) -> list[dict[str, Any]]:
             entry = m.effects.get(key)
             if entry is not None:
                 item["effect"] = entry[2]
-                item["request"] = to_json(entry[3])
+                known = requests.get(key) if requests else None
+                item["request"] = to_json(entry[3]) if known is None else known
         elif kind in ("message", "callback"):
             item["name" if kind == "message" else "token"] = key
         out.append(item)

@@ -55,7 +55,7 @@ __all__ = [
 APPLICATION = "flowmetal"
 """``meta.application`` of every Flowmetal store: how a store is told from other data."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest schema this code knows; stores at an older version are migrated on open."""
 
 SNAPSHOT_CHECKPOINT_EVERY = 1000
@@ -81,8 +81,14 @@ CALLBACK_COLS = "token, program_id, effect_key, created_at, completed_at, payloa
 # -- JSON -----------------------------------------------------------------------------------
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-"""One encoder for every value: ``json.dumps`` with options builds a new one per call."""
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ENCODE: Any = getattr(json.encoder, "c_make_encoder", None)
+if _ENCODE is not None:
+    # One C encoder for every call: JSONEncoder.encode builds a new one per call, which is
+    # most of its cost on the small values commits encode (a few per commit). No markers
+    # dict (none shared between threads): a circular value ends in RecursionError instead.
+    _ENCODE = _ENCODE(None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
+                      False, False, False)
 
 
 def dump_json(value: Any, what: str, *args: Any) -> str:
@@ -92,8 +98,10 @@ def dump_json(value: Any, what: str, *args: Any) -> str:
     there is an error: commits encode every event, and most values encode fine.
     """
     try:
-        return _ENCODE(value)
-    except (TypeError, ValueError) as e:
+        if _ENCODE is None:
+            return _ENCODER.encode(value)
+        return "".join(_ENCODE(value, 0))
+    except (TypeError, ValueError, RecursionError) as e:
         raise StoreError(f"{what % args if args else what} is not JSON-compatible: {e}") from None
 
 

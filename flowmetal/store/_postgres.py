@@ -228,8 +228,9 @@ _V1 = (
 
 # Version 2 moved SQLite's newest snapshot into the programs row, to spare each commit the
 # write of a snapshots page. Here every snapshot stays in the snapshots table: the same
-# contract, and nothing to migrate.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: ()}
+# contract, and nothing to migrate. Version 3 did the same with SQLite's timers (into the
+# programs row, the timers table becoming a view); here they stay in their table.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: (), 3: ()}
 
 # -- statements -----------------------------------------------------------------------------
 # Constant SQL text: psycopg prepares a statement on the server once it has run it a few

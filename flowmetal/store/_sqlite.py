@@ -24,15 +24,14 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._common import (
     APPLICATION,
     CALLBACK_COLS,
     EVENT_COLS,
-    FINISHED_SQL,
     PROGRAM_COLS,
     SCHEMA_VERSION,
     SNAPSHOT_CHECKPOINT_EVERY,
@@ -47,6 +46,7 @@ from ._common import (
     dump_json,
     dump_json_or_null,
     event_record,
+    load_json,
     program_record,
     snapshot_record,
     task_record,
@@ -88,7 +88,8 @@ MIN_SQLITE_VERSION = (3, 24, 0)
 # ROWID (clustered on their primary key), so a commit writes one page of each instead of one
 # of the table and one of its key's index; fewer pages make each commit's fsync and the WAL
 # checkpoints cheaper. Files created before that have them as rowid tables: the same
-# columns, keys and behaviour, so both are version 1 and nothing migrates them.
+# columns, keys and behaviour, so both are version 1 and nothing migrates them. (Version 3
+# replaces the timers table by a view.)
 
 _V1 = (
     """CREATE TABLE meta (
@@ -198,7 +199,45 @@ _V2 = (
        (SELECT id, snapshot_seq FROM programs WHERE snapshot_seq IS NOT NULL)""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
+
+
+def _move_timers_into_programs(store: SqliteStore) -> None:
+    """Version 3's data move: each program's timers rows become its ``timers`` object.
+
+    Done in Python, not with ``json_group_object``: SQLite writes a REAL into JSON with 15
+    significant digits, which would move a due time by up to some microseconds.
+    """
+    timers: dict[str, dict[str, float]] = {}
+    for program_id, key, due_at in store._x(
+        "SELECT program_id, key, due_at FROM timers ORDER BY program_id, due_at, key"
+    ):
+        timers.setdefault(program_id, {})[key] = float(due_at)
+    store._xm(
+        "UPDATE programs SET timers = ?, next_timer_at = ? WHERE id = ?",
+        [(_timers_json(t), min(t.values()), id) for id, t in timers.items()],
+    )
+
+
+# Version 3: a program's timers live in its programs row too (a JSON object key -> due, and
+# the earliest due, indexed), so a commit that replaces a timer writes no timers page, and
+# a page of the index only when the earliest due moves. The view keeps the old table's
+# rows for readers. The index is partial: programs without timers (most) are not in it.
+_V3: tuple[str | Callable[[SqliteStore], None], ...] = (
+    "ALTER TABLE programs ADD COLUMN timers TEXT",
+    "ALTER TABLE programs ADD COLUMN next_timer_at REAL",
+    _move_timers_into_programs,
+    "DROP INDEX timers_due",
+    "DROP TABLE timers",
+    "CREATE INDEX programs_next_timer ON programs (next_timer_at)"
+    " WHERE next_timer_at IS NOT NULL",
+    """CREATE VIEW timers (program_id, key, due_at) AS
+       SELECT p.id, t.key, t.value FROM programs p, json_each(p.timers) t
+        WHERE p.next_timer_at IS NOT NULL""",
+)
+
+MIGRATIONS: dict[int, tuple[str | Callable[[SqliteStore], None], ...]] = {
+    1: _V1, 2: _V2, 3: _V3
+}
 
 # -- statements -----------------------------------------------------------------------------
 # Constant SQL text: the sqlite3 module keeps a cache of prepared statements keyed by text,
@@ -212,22 +251,8 @@ _INSERT_PROGRAM = (
     " last_seq, created_at, updated_at, lease_owner, lease_until)"
     " VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?)"
 )
-# The compare-and-set at the heart of commit: it matches only if nobody moved last_seq.
-# Indexed by whether the commit has a snapshot, which goes into the same row.
-_SET_SNAPSHOT = ", snapshot_seq = ?, snapshot_step = ?, snapshot_state = ?, snapshot_at = ?"
-_UPDATE_PROGRAM_IF_CURRENT = tuple(
-    "UPDATE programs SET last_seq = ?, status = ?, result = ?, error = ?, waiting = ?,"
-    " updated_at = ?" + snapshot +
-    f" WHERE id = ? AND last_seq = ? AND status NOT IN ({FINISHED_SQL})"
-    for snapshot in ("", _SET_SNAPSHOT)
-)
-# The same when the status stays as it is. Leaving status out of the SET spares the write of a
-# programs_status index page: SQLite rewrites the index entry of every column it sets, even to
-# the value it had. Used when this store made the program's last commit, with that status.
-_UPDATE_PROGRAM_SAME_STATUS = tuple(
-    "UPDATE programs SET last_seq = ?, result = ?, error = ?, waiting = ?, updated_at = ?"
-    + snapshot + " WHERE id = ? AND last_seq = ? AND status = ?"
-    for snapshot in ("", _SET_SNAPSHOT)
+_SELECT_ROW_STATE = (
+    "SELECT last_seq, status, snapshot_seq, timers FROM programs WHERE id = ?"
 )
 _UPDATE_PROGRAM_READY = (
     "UPDATE programs SET last_seq = ?, status = 'ready', updated_at = ? WHERE id = ?"
@@ -254,16 +279,6 @@ _SELECT_CHECKPOINT = (
     " ORDER BY seq DESC LIMIT 1"
 )
 _SET_CODE_HASH = "UPDATE programs SET code_hash = ? WHERE id = ?"
-_UPSERT_TIMER = (
-    "INSERT INTO timers (program_id, key, due_at) VALUES (?, ?, ?)"
-    " ON CONFLICT (program_id, key) DO UPDATE SET due_at = excluded.due_at"
-)
-_DELETE_TIMER = "DELETE FROM timers WHERE program_id = ? AND key = ?"
-# A commit that cancels one timer and sets another (a sleep fired, the next one asked for)
-# turns the one into the other: one statement instead of a delete and an insert.
-_RENAME_TIMER = (
-    "UPDATE OR REPLACE timers SET key = ?, due_at = ? WHERE program_id = ? AND key = ?"
-)
 _INSERT_TASK = (
     "INSERT INTO tasks (program_id, effect_key, idempotency_key, kind, request, status,"
     " attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
@@ -277,17 +292,69 @@ _CANCEL_OPEN_TASKS = (
     "UPDATE tasks SET status = 'cancelled', updated_at = ?"
     " WHERE program_id = ? AND status IN ('pending', 'claimed')"
 )
-_DELETE_PROGRAM_TIMERS = "DELETE FROM timers WHERE program_id = ?"
+# set_status to a finished status: its timers will never fire
+_UPDATE_PROGRAM_FINISHED = (
+    "UPDATE programs SET last_seq = ?, status = ?, updated_at = ?, timers = NULL,"
+    " next_timer_at = NULL WHERE id = ?"
+)
+# Found through the partial index programs_next_timer: a program is due when its earliest
+# timer is, and the earliest `limit` programs hold the earliest `limit` due timers.
+_SELECT_DUE_PROGRAMS = (
+    "SELECT id, last_seq, status, timers FROM programs WHERE next_timer_at <= ?"
+    " ORDER BY next_timer_at, id LIMIT ?"
+)
+_UPDATE_FIRED = (
+    "UPDATE programs SET last_seq = ?, status = 'ready', updated_at = ?, timers = ?,"
+    " next_timer_at = ? WHERE id = ?"
+)
+_DROP_FINISHED_TIMERS = "UPDATE programs SET timers = NULL, next_timer_at = NULL WHERE id = ?"
 
 _WAKE_POLL_SECONDS = 0.01
 """How often ``wait_for_change`` looks at the file's data version."""
 
-_SELECT_TIMERS = "SELECT program_id, key, due_at FROM timers"
-_TIMER_ORDER = " ORDER BY due_at, program_id, key"
-_SELECT_PROGRAM_TIMERS = _SELECT_TIMERS + " WHERE program_id = ?" + _TIMER_ORDER
+_SELECT_ALL_TIMERS = "SELECT id, timers FROM programs WHERE next_timer_at IS NOT NULL"
+_SELECT_PROGRAM_TIMERS = "SELECT id, timers FROM programs WHERE id = ?"
 
 _COMMITTED_KEPT = 10_000
-"""How many programs' last commit (seq, status) a store remembers, to pick its UPDATE."""
+"""How many programs' row state a store remembers, to write only what a commit changes."""
+
+
+class _Row(NamedTuple):
+    """What a commit needs to know of a program's row: as this store last wrote it (a hint,
+    checked by the commit's UPDATE), or as read inside the commit's transaction."""
+
+    last_seq: int
+    status: str
+    snapshot_seq: int | None
+    timers: dict[str, float]  # key -> due; empty when none
+    timers_json: str | None  # the text of the timers column, exactly
+
+
+def _timers_json(timers: dict[str, float]) -> str | None:
+    return dump_json(timers, "timers") if timers else None
+
+
+@functools.lru_cache(maxsize=64)
+def _update_program_sql(status: bool, snapshot: bool, timers: bool, next_timer: bool) -> str:
+    """The compare-and-set at the heart of commit: it matches only if the row is as the
+    commit believes (nobody moved last_seq, status or timers). It sets only the columns
+    that change: SQLite rewrites an index entry for every indexed column in the SET list,
+    even to the value it had, so status and next_timer_at are left out when they stay."""
+    sets = ["last_seq = ?", "status = ?"] if status else ["last_seq = ?"]
+    sets += ["result = ?", "error = ?", "waiting = ?", "updated_at = ?"]
+    if snapshot:
+        sets += ["snapshot_seq = ?", "snapshot_step = ?", "snapshot_state = ?", "snapshot_at = ?"]
+    if timers:
+        sets.append("timers = ?")
+    if next_timer:
+        sets.append("next_timer_at = ?")
+    # With a snapshot: no snapshot of the new one's block is in the snapshots table (no
+    # Flowmetal writer puts one there; an outside writer might). A seek within this
+    # statement, rather than a DELETE of its own at every commit.
+    strays = (" AND NOT EXISTS (SELECT 1 FROM snapshots WHERE program_id = ? AND seq > ?"
+              " AND seq <= ?)") if snapshot else ""
+    return (f"UPDATE programs SET {', '.join(sets)}"
+            " WHERE id = ? AND last_seq = ? AND status = ? AND timers IS ?" + strays)
 
 
 # -- SQL helpers ----------------------------------------------------------------------------
@@ -365,9 +432,12 @@ class _Writing(_Reading):
                     store._x("COMMIT")
                 except BaseException as failed:
                     e = failed
+                else:
+                    store._remember()
             if e is not None:
                 store._rollback()
         finally:
+            store._learned.clear()
             store._lock.release()
         if isinstance(e, sqlite3.Error):
             raise store._error(e, self.what) from e
@@ -409,9 +479,11 @@ class SqliteStore(Store):
         self.read_only = read_only
         self._tracer = tracer
         self._lock = threading.Lock()
-        # program id -> (last_seq, status, snapshot seq) of the last commit this store made
-        # to it; a hint for commit's statements, never trusted for correctness (see commit)
-        self._committed: dict[str, tuple[int, str, int | None]] = {}
+        # program id -> its row as this store last wrote it: a hint that lets a commit write
+        # only what changes, checked by the commit's UPDATE, never trusted (see commit)
+        self._rows: dict[str, _Row] = {}
+        # what the open write transaction wrote (None: forget it), kept once it commits
+        self._learned: dict[str, _Row | None] = {}
         self._data_version: int | None = None  # as wait_for_change last saw it
         synchronous = synchronous.upper()
         if synchronous not in ("FULL", "NORMAL"):
@@ -602,7 +674,10 @@ class SqliteStore(Store):
         try:
             for version in range(self._schema_version() + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version]:
-                    self._x(statement)
+                    if callable(statement):
+                        statement(self)
+                    else:
+                        self._x(statement)
                 self._x(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -686,6 +761,7 @@ class SqliteStore(Store):
             raise StoreError(f"Could not create program {p.id!r}: {e}") from e
         if rows:
             self._xm(_INSERT_EVENT, rows)
+        self._learned[p.id] = _Row(len(rows), "ready", None, {}, None)
 
     def _explain_program_refused(self, p: NewProgram) -> None:
         """Raise the error that says why inserting ``p`` broke a constraint, if we can tell."""
@@ -750,9 +826,13 @@ class SqliteStore(Store):
             if event is not None:
                 seq += 1
                 self._x(_INSERT_EVENT, (program_id, seq, event[0], data, now))
-            self._x(_UPDATE_PROGRAM_STATUS, (seq, status, now, program_id))
             if status in FINISHED_STATUSES:
-                self._finish(program_id, now)
+                # Its open tasks are cancelled and its timers will never fire.
+                self._x(_UPDATE_PROGRAM_FINISHED, (seq, status, now, program_id))
+                self._x(_CANCEL_OPEN_TASKS, (now, program_id))
+            else:
+                self._x(_UPDATE_PROGRAM_STATUS, (seq, status, now, program_id))
+            self._learned[program_id] = None
         return seq
 
     def _current_seq(self, program_id: str) -> int:
@@ -763,11 +843,6 @@ class SqliteStore(Store):
         if r[1] in FINISHED_STATUSES:
             raise ProgramFinished(f"Program {program_id!r} is {r[1]}; it takes no more input.")
         return r[0]
-
-    def _finish(self, program_id: str, now: float) -> None:
-        """A finished program's open tasks are cancelled and its timers will never fire."""
-        self._x(_CANCEL_OPEN_TASKS, (now, program_id))
-        self._x(_DELETE_PROGRAM_TIMERS, (program_id,))
 
     # -- the log --------------------------------------------------------------------------
 
@@ -810,9 +885,7 @@ class SqliteStore(Store):
             dump_json_or_null(c.error, "error of %s", where),
             dump_json_or_null(c.waiting, "waiting of %s", where), now,
             *(() if c.snapshot is None else (last_seq, c.snapshot_step, c.snapshot, now)),
-            program_id, c.expected_seq,
         )  # fmt: skip
-        with_snapshot = c.snapshot is not None
         event_rows = [
             (program_id, seq, type, dump_json(data, "event %d of %s", seq, where), now)
             for seq, (type, data) in enumerate(c.events, c.expected_seq + 1)
@@ -831,35 +904,20 @@ class SqliteStore(Store):
             if target == program_id:
                 raise StoreError(f"A commit to {where} cannot send input to itself.")
 
-        # Our last commit to this program left it at expected_seq with this same status (and
-        # the status changes only with an appended event or an operator's set_status): try
-        # the update that leaves status alone; if the row says otherwise, do the full one.
-        known = self._committed.get(program_id)
-        same_status = (known is not None and known[:2] == (c.expected_seq, c.status)
-                       and c.status not in FINISHED_STATUSES)
-        snapshot_seq = known[2] if known is not None else None
         with self._writing(f"commit to {where}"):
-            if with_snapshot:
-                # Keep the newest snapshot and the last one of each block of
-                # SNAPSHOT_CHECKPOINT_EVERY events: resume needs only the newest, the
-                # debugger is faster with a few checkpoints, and the file stays small. The
-                # programs row holds a snapshot at least as new as the one this store last
-                # wrote there: past the block's start, it is no checkpoint.
-                block_start = last_seq - last_seq % SNAPSHOT_CHECKPOINT_EVERY
-                if snapshot_seq is None or snapshot_seq <= block_start:
-                    self._x(_KEEP_CHECKPOINT, (program_id, block_start, last_seq))
-                self._x(_DROP_BLOCK_SNAPSHOTS, (program_id, block_start, last_seq))
-                snapshot_seq = last_seq
-            if not same_status or self._x(
-                _UPDATE_PROGRAM_SAME_STATUS[with_snapshot], (last_seq, *values, c.status)
-            ).rowcount != 1:
-                if self._x(
-                    _UPDATE_PROGRAM_IF_CURRENT[with_snapshot], (last_seq, c.status, *values)
-                ).rowcount != 1:
-                    self._refuse_commit(program_id, c.expected_seq)
+            row, hint = None, self._hint(program_id)
+            if hint is not None and hint.last_seq == c.expected_seq:
+                row = self._update_program(program_id, c, values, hint, last_seq, now)
+            if row is None:  # this store does not know the row as it is: read it
+                row = self._update_program(
+                    program_id, c, values, self._row_state(program_id, c.expected_seq),
+                    last_seq, now, drop_strays=True,
+                )  # fmt: skip
+                if row is None:
+                    raise StoreError(f"Could not commit to {where}: its row changed under"
+                                     " the write lock.")
             if event_rows:
                 self._xm(_INSERT_EVENT, event_rows)
-            self._set_timers(program_id, c.cancel_timers, c.new_timers)
             if task_rows:
                 self._xm(_INSERT_TASK, task_rows)
             if c.new_callbacks:
@@ -874,35 +932,99 @@ class SqliteStore(Store):
             if c.code_hash is not None:
                 self._x(_SET_CODE_HASH, (c.code_hash, program_id))
             if c.status in FINISHED_STATUSES:
-                self._finish(program_id, now)
-                self._committed.pop(program_id, None)
-            else:
-                if len(self._committed) >= _COMMITTED_KEPT:
-                    self._committed.clear()
-                self._committed[program_id] = (last_seq, c.status, snapshot_seq)
+                self._x(_CANCEL_OPEN_TASKS, (now, program_id))
+                row = None
+            self._learned[program_id] = row
         return last_seq
 
-    def _set_timers(
-        self, program_id: str, cancel: Sequence[str], new: Sequence[tuple[str, float]]
-    ) -> None:
-        """Delete the ``cancel`` timers, then set (insert or replace) the ``new`` ones."""
-        if len(cancel) == 1 and len(new) == 1:
-            [(key, due)] = new
-            if self._x(_RENAME_TIMER, (key, due, program_id, cancel[0])).rowcount == 1:
-                return
-            cancel = ()  # it was not set: nothing to delete
-        if cancel:
-            self._xm(_DELETE_TIMER, [(program_id, key) for key in cancel])
-        if new:
-            self._xm(_UPSERT_TIMER, [(program_id, key, due) for key, due in new])
+    def _hint(self, program_id: str) -> _Row | None:
+        """The program's row as this store last wrote it, if it knows."""
+        learned = self._learned
+        return learned[program_id] if program_id in learned else self._rows.get(program_id)
 
-    def _refuse_commit(self, program_id: str, expected_seq: int) -> None:
-        """The compare-and-set matched no row: raise the error that says why."""
-        last_seq = self._current_seq(program_id)
-        raise ConflictError(
-            f"Commit to program {program_id!r} expected last_seq {expected_seq}, but the store"
-            f" has {last_seq}: reload the program, apply the new events, and try again."
-        )
+    def _remember(self) -> None:
+        """The transaction committed: keep what it wrote, as hints for the next commits."""
+        rows = self._rows
+        for program_id, row in self._learned.items():
+            if row is None:
+                rows.pop(program_id, None)
+                continue
+            if len(rows) >= _COMMITTED_KEPT and program_id not in rows:
+                rows.clear()
+            rows[program_id] = row
+
+    def _row_state(self, program_id: str, expected_seq: int) -> _Row:
+        """The program's row, read in the commit's transaction; the errors that refuse it."""
+        r = self._x(_SELECT_ROW_STATE, (program_id,)).fetchone()
+        if r is None:
+            raise NotFound(f"No program with id {program_id!r}.")
+        last_seq, status, snapshot_seq, timers = r
+        if status in FINISHED_STATUSES:
+            raise ProgramFinished(f"Program {program_id!r} is {status}; it takes no more input.")
+        if last_seq != expected_seq:
+            raise ConflictError(
+                f"Commit to program {program_id!r} expected last_seq {expected_seq}, but the"
+                f" store has {last_seq}: reload the program, apply the new events, and try"
+                " again."
+            )
+        return _Row(last_seq, status, snapshot_seq, load_json(timers) or {}, timers)
+
+    def _update_program(
+        self,
+        program_id: str,
+        c: Commit,
+        values: tuple[Any, ...],
+        was: _Row,
+        last_seq: int,
+        now: float,
+        *,
+        drop_strays: bool = False,
+    ) -> _Row | None:
+        """Write the commit's changes to the program's row, which ``was`` describes; None if
+        the row is not as ``was`` says (then nothing of it was written).
+
+        Snapshot retention: keep the newest snapshot and the last one of each block of
+        SNAPSHOT_CHECKPOINT_EVERY events: resume needs only the newest, the debugger is
+        faster with a few checkpoints, and the file stays small. The row's snapshot moves to
+        the snapshots table when it is the last of an earlier block, and snapshots of the
+        new one's block in that table (outside writers' strays: no Flowmetal writer puts
+        them there) go. The UPDATE matches no row while there are such strays, so the
+        commit then reads the row and deletes them (``drop_strays``).
+        """
+        snapshot_seq, block_start = was.snapshot_seq, 0
+        if c.snapshot is not None:
+            # The row's snapshot is at least as new as ``was`` says: past the block's start,
+            # it is no checkpoint.
+            block_start = last_seq - last_seq % SNAPSHOT_CHECKPOINT_EVERY
+            if snapshot_seq is None or snapshot_seq <= block_start:
+                self._x(_KEEP_CHECKPOINT, (program_id, block_start, last_seq))
+            if drop_strays:
+                self._x(_DROP_BLOCK_SNAPSHOTS, (program_id, block_start, last_seq))
+            snapshot_seq = last_seq
+        timers, timers_json = was.timers, was.timers_json
+        if c.status in FINISHED_STATUSES:
+            timers = {}
+        elif c.cancel_timers or c.new_timers:
+            timers = {k: due for k, due in timers.items() if k not in c.cancel_timers}
+            timers.update((k, float(due)) for k, due in c.new_timers)
+        if timers is not was.timers:
+            timers_json = _timers_json(timers)
+        next_timer = min(timers.values()) if timers else None
+        set_next = next_timer != (min(was.timers.values()) if was.timers else None)
+        set_timers, set_status = timers_json != was.timers_json, c.status != was.status
+        sql = _update_program_sql(set_status, c.snapshot is not None, set_timers, set_next)
+        params: list[Any] = [last_seq, c.status] if set_status else [last_seq]
+        params += values
+        if set_timers:
+            params.append(timers_json)
+        if set_next:
+            params.append(next_timer)
+        params += (program_id, was.last_seq, was.status, was.timers_json)
+        if c.snapshot is not None:
+            params += (program_id, block_start, last_seq)
+        if self._x(sql, params).rowcount != 1:
+            return None
+        return _Row(last_seq, c.status, snapshot_seq, timers, timers_json)
 
     def append_input(self, program_id: str, type: str, data: Any) -> int:
         check_input_type(type)
@@ -925,7 +1047,16 @@ class SqliteStore(Store):
             raise
         self._x(_INSERT_EVENT, (program_id, seq, type, data, now))
         self._x(_UPDATE_PROGRAM_READY, (seq, now, program_id))
+        self._moved(program_id, seq - 1, seq)
         return seq
+
+    def _moved(self, program_id: str, before: int, last_seq: int, **changes: Any) -> None:
+        """Input appended after ``before`` made the program ready: keep its row's hint up to
+        date (if this store knew the row before), so its next commit need not read it."""
+        row = self._hint(program_id)
+        if row is not None and row.last_seq == before:
+            self._learned[program_id] = row._replace(last_seq=last_seq, status="ready",
+                                                     **changes)
 
     # -- snapshots --------------------------------------------------------------------------
 
@@ -959,38 +1090,63 @@ class SqliteStore(Store):
 
     def next_timer_due(self) -> float | None:
         with self._reading("find the next timer"):
-            return self._x("SELECT MIN(due_at) FROM timers").fetchone()[0]
+            return self._x(
+                "SELECT MIN(next_timer_at) FROM programs WHERE next_timer_at IS NOT NULL"
+            ).fetchone()[0]
 
     def fire_due_timers(self, now: float | None = None, limit: int = 100) -> list[FiredTimer]:
         now = time.time() if now is None else now
-        sql = (
-            "SELECT program_id, key, due_at FROM timers WHERE due_at <= ?"
-            " ORDER BY due_at, program_id, key LIMIT ?"
-        )
-        if not self._any(sql, (now, 1), "look for due timers"):
+        if not self._any(_SELECT_DUE_PROGRAMS, (now, 1), "look for due timers"):
             return []
-        fired = []
         # One transaction for the batch: one fsync instead of one per timer. Under BEGIN
         # IMMEDIATE no other process can fire (delete) these timers between our SELECT and
-        # our DELETE, so each timer fires exactly once.
+        # our UPDATE, so each timer fires exactly once.
         with self._writing("fire due timers"):
-            due = self._x(sql, (now, limit)).fetchall()
-            for program_id, key, due_at in due:
-                self._x(_DELETE_TIMER, (program_id, key))
-                data = dump_json({"key": key, "due_at": due_at}, "timer-fired event data")
-                seq = self._append(program_id, "timer-fired", data, now, skip_finished=True)
-                if seq is not None:
-                    fired.append(FiredTimer(program_id, key, seq))
-        return fired
+            rows = self._x(_SELECT_DUE_PROGRAMS, (now, limit)).fetchall()
+            timers = {id: load_json(text) or {} for id, _, _, text in rows}
+            due = sorted((d, id, key) for id, t in timers.items() for key, d in t.items()
+                         if d <= now)
+            if limit >= 0:  # as SQL's LIMIT, a negative limit is none
+                due = due[:limit]
+            seqs: dict[tuple[str, str], int] = {}
+            for id, last_seq, status, _ in rows:
+                mine = [(key, d) for d, of, key in due if of == id]
+                if mine:
+                    self._fire(id, last_seq, status, timers[id], mine, now, seqs)
+        return [FiredTimer(id, key, seqs[id, key]) for _, id, key in due if (id, key) in seqs]
+
+    def _fire(
+        self, program_id: str, last_seq: int, status: str, timers: dict[str, float],
+        due: list[tuple[str, float]], now: float, seqs: dict[tuple[str, str], int],
+    ) -> None:
+        """Delete a program's ``due`` timers and append their ``timer-fired`` events (a
+        finished program's timers are only deleted), recording their seqs in ``seqs``."""
+        if status in FINISHED_STATUSES:
+            self._x(_DROP_FINISHED_TIMERS, (program_id,))
+            return
+        rows, before = [], last_seq
+        for key, due_at in due:
+            last_seq += 1
+            data = dump_json({"key": key, "due_at": due_at}, "timer-fired event data")
+            rows.append((program_id, last_seq, "timer-fired", data, now))
+            seqs[program_id, key] = last_seq
+            del timers[key]
+        self._xm(_INSERT_EVENT, rows)
+        timers_json = _timers_json(timers)
+        next_timer = min(timers.values()) if timers else None
+        self._x(_UPDATE_FIRED, (last_seq, now, timers_json, next_timer, program_id))
+        self._moved(program_id, before, last_seq, timers=timers, timers_json=timers_json)
 
     def list_timers(self, program_id: str | None = None) -> list[TimerRecord]:
         if program_id is None:
-            sql, params = _SELECT_TIMERS + _TIMER_ORDER, ()
+            sql, params = _SELECT_ALL_TIMERS, ()
         else:
             sql, params = _SELECT_PROGRAM_TIMERS, (program_id,)
         with self._reading("list timers"):
             rows = self._x(sql, params).fetchall()
-        return [TimerRecord(*r) for r in rows]
+        timers = [(due, id, key) for id, text in rows if text is not None
+                  for key, due in load_json(text).items()]
+        return [TimerRecord(id, key, due) for due, id, key in sorted(timers)]
 
     # -- tasks ------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from flowmetal.store import (
 
 psycopg = pytest.importorskip("psycopg", reason="the PostgreSQL store tests need psycopg 3")
 
+from flowmetal.store._common import SCHEMA_VERSION  # noqa: E402
 from flowmetal.store._postgres import PostgresStore, notify_channel  # noqa: E402
 
 DOC = (Path(__file__).parents[2] / "docs" / "store.md").read_text()
@@ -97,7 +98,7 @@ def test_schema_option_selects_and_creates_the_schema(pg):
     assert pg.sql(f'SELECT id FROM "{schema}".programs') == [("p",)]
     assert pg.sql(f"SELECT key, value FROM \"{schema}\".meta ORDER BY key") == [
         ("application", "flowmetal"),
-        ("schema_version", "2"),
+        ("schema_version", str(SCHEMA_VERSION)),
     ]
 
 
@@ -118,8 +119,10 @@ def test_schema_with_other_tables_is_refused_and_left_alone(pg):
 
 def test_newer_schema_version_names_the_database_and_schema(pg):
     pg.open().close()
-    pg.sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    with pytest.raises(SchemaError, match="version 3.*supports versions up to 2") as e:
+    newer = SCHEMA_VERSION + 1
+    pg.sql(f"UPDATE meta SET value = '{newer}' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaError,
+                       match=f"version {newer}.*supports versions up to {SCHEMA_VERSION}") as e:
         pg.open()
     assert pg.server_url.split("?")[0] in str(e.value) and pg.schema in str(e.value)
 

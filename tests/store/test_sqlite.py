@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from flowmetal.store import (
     Commit,
+    ConflictError,
     SchemaError,
     SqliteStore,
     StoreError,
@@ -136,15 +138,15 @@ def test_sqlite_url_takes_synchronous_as_a_query_option(tmp_path):
         open_store(f"sqlite:///{tmp_path / 'n.db'}?sync=1")
 
 
-def test_new_files_cluster_events_snapshots_and_timers_on_their_keys(tmp_path):
+def test_new_files_cluster_events_and_snapshots_on_their_keys(tmp_path):
     """So a commit writes one page of each, not one of the table and one of its key."""
     open_store(tmp_path / "a.db").close()
     conn = sqlite3.connect(tmp_path / "a.db")
     ddl = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
     conn.close()
-    for table in ("events", "snapshots", "timers"):
+    for table in ("events", "snapshots"):
         assert ddl[table].endswith("WITHOUT ROWID"), table
-    assert "WITHOUT ROWID" not in ddl["programs"]
+    assert "WITHOUT ROWID" not in ddl["programs"] and "timers" not in ddl
 
 
 def test_a_commit_that_keeps_the_status_leaves_it_out_of_its_update(tmp_path):
@@ -162,8 +164,8 @@ def test_a_commit_that_keeps_the_status_leaves_it_out_of_its_update(tmp_path):
 
 
 def test_a_sleep_commit_is_one_statement_per_table(tmp_path):
-    """What the runtime commits for each durable sleep: its events, the program's row, its
-    snapshot moved along and its timer replaced by the next one."""
+    """What the runtime commits for each durable sleep: its events, and the program's row
+    with its snapshot moved along and its timer replaced by the next one."""
     seen = []
     with open_store(tmp_path / "a.db", tracer=lambda sql, params: seen.append(sql)) as s:
         s.create_program("p", name="x", kind="program", code_hash=None, args=[])
@@ -177,11 +179,12 @@ def test_a_sleep_commit_is_one_statement_per_table(tmp_path):
         assert [(t.key, t.due_at) for t in s.list_timers("p")] == [("3", 0.0)]
         assert s.snapshots("p") == [(3, 0)] and s.latest_snapshot("p").state == b"s3"
     assert [" ".join(sql.split()[:4]) for sql in committed] == [
-        "BEGIN IMMEDIATE", "DELETE FROM snapshots WHERE", "UPDATE programs SET last_seq",
-        "INSERT INTO events (program_id,", "INSERT INTO events (program_id,",
-        "UPDATE OR REPLACE timers", "COMMIT"]
-    # the snapshot went into the program's row: its table is for checkpoints only
-    assert "snapshot_state = ?" in next(sql for sql in committed if "programs" in sql)
+        "BEGIN IMMEDIATE", "UPDATE programs SET last_seq", "INSERT INTO events (program_id,",
+        "INSERT INTO events (program_id,", "COMMIT"]
+    # the snapshot and the timers went into the program's row; the earliest due stayed
+    update = next(sql for sql in committed if "programs" in sql).split("WHERE")[0]
+    assert "snapshot_state = ?" in update and "timers = ?" in update
+    assert "next_timer_at" not in update and "status" not in update
 
 
 def test_the_newest_snapshot_is_in_the_programs_row_and_checkpoints_in_their_table(tmp_path):
@@ -268,3 +271,132 @@ def test_an_interrupt_right_after_begin_leaves_no_transaction_or_lock(tmp_path, 
 def test_a_wal_file_is_truncated_back_after_checkpoints(tmp_path):
     with open_store(tmp_path / "a.db") as s:
         assert pragma(s, "journal_size_limit") == 64 * 1024 * 1024
+
+
+# -- timers in the programs row (schema version 3) --------------------------------------------
+
+
+def _v2_file(path) -> None:
+    """A store file as Flowmetal made them at schema version 2: a timers table."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in (*MIGRATIONS[1], *MIGRATIONS[2]):
+            conn.execute(statement)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '2')")
+        for pid in ("p", "q", "r"):
+            conn.execute("INSERT INTO programs (id, name, kind, status, args, last_seq,"
+                         " created_at, updated_at) VALUES (?, 'x', 'program', 'waiting',"
+                         " 'null', 1, 0, 0)", (pid,))
+        conn.executemany("INSERT INTO timers (program_id, key, due_at) VALUES (?, ?, ?)",
+                         [("p", "a", 1767225600.123456789), ("p", "b", 5.0), ("q", "c", 7.25)])
+    finally:
+        conn.close()
+
+
+def test_a_version_2_file_is_migrated_with_its_timers_moved_into_programs(tmp_path):
+    path = tmp_path / "old.db"
+    _v2_file(path)
+    with open_store(path) as s:
+        assert [(t.program_id, t.key, t.due_at) for t in s.list_timers()] == [
+            ("p", "b", 5.0), ("q", "c", 7.25), ("p", "a", 1767225600.123456789)]
+        assert s.next_timer_due() == 5.0
+        assert [tuple(f) for f in s.fire_due_timers(now=10.0)] == [("p", "b", 2), ("q", "c", 2)]
+        assert s.events("q")[-1].data == {"key": "c", "due_at": 7.25}
+        fired = s.fire_due_timers(now=2e9)
+        assert [tuple(f) for f in fired] == [("p", "a", 3)]
+        assert s.events("p")[-1].data == {"key": "a", "due_at": 1767225600.123456789}
+        assert s.list_timers() == [] and s.next_timer_due() is None
+    conn = sqlite3.connect(path)
+    try:
+        kinds = dict(conn.execute("SELECT name, type FROM sqlite_master"))
+        assert kinds["timers"] == "view" and "timers_due" not in kinds
+        assert kinds["programs_next_timer"] == "index"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                            ).fetchone() == (str(SCHEMA_VERSION),)
+    finally:
+        conn.close()
+
+
+def test_the_timers_view_lists_every_timer_for_outside_readers_and_refuses_writes(tmp_path):
+    with open_store(tmp_path / "a.db") as s:
+        for pid in ("p", "q"):
+            s.create_program(pid, name="x", kind="program", code_hash=None, args=[])
+        s.commit("p", Commit(expected_seq=0, status="waiting", new_timers=[("a", 3.0), ("b", 1.5)]))
+        s.commit("q", Commit(expected_seq=0, status="waiting", new_timers=[("c", 2.0)]))
+    conn = sqlite3.connect(tmp_path / "a.db")
+    try:
+        rows = conn.execute("SELECT program_id, key, due_at FROM timers ORDER BY due_at").fetchall()
+        assert rows == [("p", "b", 1.5), ("q", "c", 2.0), ("p", "a", 3.0)]
+        # docs/operations.md's check for a stalled timer process
+        assert conn.execute("SELECT count(*) FROM timers WHERE due_at < 2.5").fetchone() == (2,)
+        with pytest.raises(sqlite3.OperationalError, match="view"):
+            conn.execute("INSERT INTO timers (program_id, key, due_at) VALUES ('p', 'z', 1.0)")
+    finally:
+        conn.close()
+
+
+def test_timers_fire_once_and_commits_keep_them_right_across_two_stores(tmp_path):
+    """Each store remembers the row it last wrote; the other's writes must never be undone."""
+    path = tmp_path / "a.db"
+    with open_store(path) as a, open_store(path) as b:
+        a.create_program("p", name="x", kind="program", code_hash=None, args=[])
+        a.commit("p", Commit(expected_seq=0, status="waiting",
+                             new_timers=[("t1", 1.0), ("t2", 2.0), ("t3", 3.0)]))
+        assert [tuple(f) for f in b.fire_due_timers(now=1.5)] == [("p", "t1", 1)]
+        assert a.fire_due_timers(now=1.5) == []
+        with pytest.raises(ConflictError):  # a's view of the program is stale
+            a.commit("p", Commit(expected_seq=0, status="waiting"))
+        assert [tuple(f) for f in a.fire_due_timers(now=2.5)] == [("p", "t2", 2)]
+        assert b.fire_due_timers(now=2.5) == []
+        a.commit("p", Commit(expected_seq=2, status="ready"))
+        # b changes the timers without moving last_seq or status; a then commits at that
+        # same seq, its own last commit
+        b.commit("p", Commit(expected_seq=2, status="ready", cancel_timers=["t3"],
+                             new_timers=[("t4", 4.0)]))
+        a.commit("p", Commit(expected_seq=2, status="waiting", new_timers=[("t5", 5.0)]))
+        assert [(t.key, t.due_at) for t in b.list_timers("p")] == [("t4", 4.0), ("t5", 5.0)]
+        assert b.next_timer_due() == 4.0
+        assert [tuple(f) for f in b.fire_due_timers(now=9.0)] == [("p", "t4", 3), ("p", "t5", 4)]
+        assert a.fire_due_timers(now=9.0) == [] and a.list_timers() == []
+        fired = [e.data["key"] for e in a.events("p") if e.type == "timer-fired"]
+        assert fired == ["t1", "t2", "t4", "t5"]
+
+
+def _pages_written(path, action) -> Counter:
+    """How many WAL frames ``action`` writes, by b-tree (the dbstat table names each page;
+    without it, only the root pages of sqlite_master are named)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        action()
+        wal = (path.parent / (path.name + "-wal")).read_bytes()
+        try:
+            names = dict(conn.execute("SELECT pageno, name FROM dbstat"))
+        except sqlite3.OperationalError:  # SQLite built without dbstat
+            names = dict(conn.execute("SELECT rootpage, name FROM sqlite_master"))
+    finally:
+        conn.close()
+    page_size = int.from_bytes(wal[8:12], "big")
+    frames = range(32, len(wal) - 23, 24 + page_size)
+    return Counter(names.get(int.from_bytes(wal[at:at + 4], "big"), "?") for at in frames)
+
+
+def test_a_commit_replacing_a_timer_writes_no_timer_page_unless_the_earliest_due_moves(tmp_path):
+    path = tmp_path / "a.db"
+    with open_store(path) as s:
+        s.create_program("p", name="x", kind="program", code_hash=None, args=[])
+        s.commit("p", Commit(expected_seq=0, status="waiting", new_timers=[("0", 5.0)]))
+
+        def sleeps(dues: list[float]) -> None:
+            for due in dues:
+                seq = s.get_program("p").last_seq
+                s.commit("p", Commit(expected_seq=seq, status="waiting", snapshot=b"state",
+                                     events=[("timer-fired", seq), ("requested", seq + 2)],
+                                     cancel_timers=[str(seq)], new_timers=[(str(seq + 2), due)]))
+
+        same_due = _pages_written(path, lambda: sleeps([5.0] * 10))
+        assert set(same_due) <= {"programs", "events"}, same_due
+        assert same_due["programs"] == 10
+        later_dues = _pages_written(path, lambda: sleeps([6.0 + i for i in range(10)]))
+        assert set(later_dues) <= {"programs", "events", "programs_next_timer"}, later_dues
+        assert later_dues["programs_next_timer"] == 10
