@@ -41,6 +41,7 @@ the hash of that encoding, so it must not change.
 from __future__ import annotations
 
 import json
+import math
 import operator
 import zlib
 from collections import deque
@@ -55,6 +56,11 @@ from .core.registry import BUILTINS, Builtin
 from .data import Atom, Keyword, List, Map, Set, Span, Symbol, Transient, Vector, kw
 from .errors import ExInfo, TraceEntry
 from .functions import PRIMITIVES, Closure, Future, Macro, Primitive
+
+try:
+    import orjson as _orjson
+except ImportError:  # optional: the standard library's encoder does the same, slower
+    _orjson = None  # type: ignore[assignment]
 
 __all__ = ["encode", "decode", "encode_value", "decode_value", "SnapshotError", "VERSION"]
 
@@ -198,7 +204,8 @@ def _transient_entry(enc: _Encoder, obj: Transient) -> list:
 
 _dict_items = dict.items
 _ENTRIES: dict[type, Callable[[_Encoder, Any], list]] = {
-    float: lambda enc, obj: ["n"],  # NaN: JSON has no spelling for it that round-trips
+    # NaN (and, in machines, infinities): JSON has no spelling for them that round-trips
+    float: lambda enc, obj: ["n"] if obj != obj else ["n", 1 if obj > 0 else -1],
     Keyword: lambda enc, obj: ["k", obj.full],
     Symbol: lambda enc, obj: ["y", obj.full, enc.form_span(obj.span)],
     Vector: _seq_entry("V"),
@@ -304,7 +311,7 @@ class _MachineEncoder(_Encoder):
         def ref(obj: Any) -> Any:
             t = type(obj)
             if t in scalars:
-                if t is not float or obj == obj:
+                if t is not float or obj - obj == 0.0:  # NaN and infinities: heap entries
                     return obj
             elif t is keyword:
                 return ["k", obj.full]
@@ -643,7 +650,7 @@ class _Decoder:
         if tag == "G":
             return self.named(e[1])
         if tag == "n":
-            return float("nan")
+            return float("nan") if len(e) == 1 else math.inf * e[1]
         if tag == "k":
             return kw(e[1])
         if tag == "y":
@@ -748,6 +755,22 @@ def _dumps(doc: dict, plain_limit: int = _PLAIN_LIMIT) -> bytes:
     return text if len(text) <= plain_limit else zlib.compress(text, 1)
 
 
+def _dumps_machine(doc: dict) -> bytes:
+    """``_dumps`` for a machine document, through orjson when it is installed: a tenth of
+    the instructions of the standard library's C encoder, and this runs at every commit.
+    A machine document holds no NaN or infinity (they are heap entries), which orjson
+    would write as null; what orjson refuses (an integer beyond 64 bits, a lone
+    surrogate in a string) goes through the standard library."""
+    if _orjson is not None:
+        try:
+            text = _orjson.dumps(doc)
+        except _orjson.JSONEncodeError:
+            pass
+        else:
+            return text if len(text) <= _PLAIN_LIMIT else zlib.compress(text, 1)
+    return _dumps(doc)
+
+
 def _loads(blob: bytes) -> dict:
     try:
         # JSON text starts with "{"; a zlib stream never does (its first byte is 0x?8)
@@ -824,8 +847,9 @@ def encode(machine: M.Machine, base: dict[str, Any]) -> bytes:
     try:
         record = enc.machine(machine, info.user_globals(machine.glob, machine.docs))
         heap = enc.heap()
-        return _dumps({"v": VERSION, "units": enc.hashes, "machine": record, "heap": heap,
-                       "current": current.id if current is not None else None})
+        return _dumps_machine({"v": VERSION, "units": enc.hashes, "machine": record,
+                               "heap": heap,
+                               "current": current.id if current is not None else None})
     finally:
         enc.reset()
         pool.append(enc)

@@ -427,6 +427,45 @@ def test_every_kind_of_value_round_trips_and_shared_ones_stay_shared():
     assert pr_str(g["t-map"].items) == pr_str(m.glob["t-map"].items)
 
 
+FLOATS = """
+(def floats [##NaN ##Inf ##-Inf -0.0 1e300 5e-324 0.1 1.5 "é ☃" {:inf ##Inf}])
+(def state (atom ##-Inf))
+(sleep 1)
+"""
+
+
+@pytest.mark.parametrize("fast_json", [True, False], ids=["orjson", "stdlib"])
+def test_infinities_nan_and_every_float_survive_either_json_encoder(fast_json, monkeypatch):
+    """orjson writes non-finite floats as null: a machine's are heap entries, never inline."""
+    from flowmetal.lang import snapshot
+
+    if fast_json and snapshot._orjson is None:
+        pytest.skip("orjson is not installed")
+    if not fast_json:
+        monkeypatch.setattr(snapshot, "_orjson", None)
+    m = new_machine(load(FLOATS, "floats.flow"))
+    m.run(100_000)
+    blob = encode(m, base().glob)
+    assert b"null,null" not in blob and b"Infinity" not in blob and b"NaN" not in blob
+    g = decode(blob, base().glob, base().units.__getitem__).glob
+    floats = g["floats"]
+    assert math.isnan(floats[0]) and list(floats[1:3]) == [math.inf, -math.inf]
+    assert math.copysign(1.0, floats[3]) == -1.0
+    assert list(floats[4:9]) == [1e300, 5e-324, 0.1, 1.5, "é ☃"]
+    assert floats[9][kw("inf")] == math.inf and g["state"].value == -math.inf
+
+
+def test_what_orjson_refuses_is_written_by_the_standard_library():
+    """Integers beyond 64 bits and lone surrogates: the snapshot is still written, whole."""
+    src = '(def big [123456789012345678901234567890 (- (* 4 4611686018427387904))])\n' \
+          '(def odd "a\\ud800b")\n(sleep 1)'
+    m = new_machine(load(src, "odd.flow"))
+    m.run(100_000)
+    g = roundtrip(m).glob
+    assert list(g["big"]) == [123456789012345678901234567890, -(4 * 4611686018427387904)]
+    assert g["odd"] == "a\ud800b"
+
+
 def test_deeply_nested_data_in_a_machine_encodes_and_decodes_iteratively():
     src = "(def v (reduce (fn [acc _] [acc {:x acc}]) [] (range 100000))) (sleep 1) :ok"
     m = new_machine(load(src, "nested.flow"))
