@@ -190,12 +190,25 @@ def test_json_values_round_trip(store):
     assert store.events("p")[0].data == value
 
 
-def test_non_json_data_is_refused_and_nothing_is_written(store, program):
+@pytest.mark.parametrize("bad", [
+    {"when": object()}, float("nan"), {"deep": [1, {"x": float("inf")}]}, [float("-inf")],
+    {"when": __import__("datetime").date(2026, 1, 1)},
+], ids=["object", "nan", "nested-inf", "minus-inf", "date"])
+def test_non_json_data_is_refused_and_nothing_is_written(store, program, bad):
     with pytest.raises(StoreError, match="JSON"):
-        store.append_input(program, "message", {"when": object()})
-    with pytest.raises(StoreError, match="JSON"):
-        store.append_input(program, "message", float("nan"))
+        store.append_input(program, "message", bad)
     assert store.get_program(program).last_seq == 1
+
+
+def test_json_the_fast_encoder_refuses_is_still_stored_exactly(store, program):
+    """Big integers, non-string keys, nulls and text that says null all read back as the
+    standard library writes them."""
+    value = {"big": 2**70, "neg": -(2**65), "keys": {1: "a", 2.5: "b", None: "c"},
+             "none": None, "text": "nullable é", "nested": [[None], {"x": -0.0}]}
+    store.append_input(program, "message", value)
+    assert store.events(program)[-1].data == {
+        "big": 2**70, "neg": -(2**65), "keys": {"1": "a", "2.5": "b", "null": "c"},
+        "none": None, "text": "nullable é", "nested": [[None], {"x": -0.0}]}
 
 
 # -- events -----------------------------------------------------------------------------
