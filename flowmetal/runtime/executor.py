@@ -58,6 +58,7 @@ _CHECKPOINT_STEPS = 5_000_000
 _BACKOFF = random.Random()  # jitter between conflicting commits; never part of a program
 _pause = time.sleep
 _CACHED_MACHINES = 1000  # machines kept in memory after their commit, the latest ones
+_SECONDS, _UNTIL = kw("seconds"), kw("until")
 
 
 def new_program_id() -> str:
@@ -239,7 +240,8 @@ class Executor:
         extra = m.extra
         extra.setdefault("keys", {})
         batch = _Batch(rec.last_seq, timers)
-        fired = {str(e.data.get("key")) for e in inputs if e.type == "timer-fired"}
+        fired = ({str(e.data.get("key")) for e in inputs if e.type == "timer-fired"}
+                 if inputs else ())
         for key, due in fire.items():
             # still wanted: not cancelled, and not fired meanwhile by another process
             if key in extra["keys"] and key not in fired:
@@ -313,9 +315,9 @@ class Executor:
         m.extra["keys"][key] = req.id
         data: dict[str, Any] = {"key": key, "kind": kind, "request": request}
         if kind == "sleep":
-            seconds = req.data.get(kw("seconds"))
+            seconds = req.data.get(_SECONDS)
             due = (self.clock.now() + seconds if seconds is not None
-                   else float(req.data[kw("until")]))
+                   else float(req.data[_UNTIL]))
             data["due"] = due
             batch.timers.append((key, due))
         elif kind in TASK_EFFECTS:
