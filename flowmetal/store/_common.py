@@ -31,6 +31,7 @@ __all__ = [
     "APPLICATION",
     "SCHEMA_VERSION",
     "SNAPSHOT_CHECKPOINT_EVERY",
+    "checkpoint_block_start",
     "FINISHED_SQL",
     "PROGRAM_COLS",
     "EVENT_COLS",
@@ -60,6 +61,12 @@ SCHEMA_VERSION = 3
 
 SNAPSHOT_CHECKPOINT_EVERY = 1000
 """A commit keeps the newest snapshot and the last one of each block of this many events."""
+
+
+def checkpoint_block_start(last_seq: int) -> int:
+    """Where the block of ``last_seq`` starts, exclusive: blocks are ``(k*N, (k+1)*N]``, so
+    a snapshot at a multiple of N is the last of its block, and a block keeps one."""
+    return max(0, (last_seq - 1) - (last_seq - 1) % SNAPSHOT_CHECKPOINT_EVERY)
 
 FINISHED_SQL = ", ".join(f"'{s}'" for s in sorted(FINISHED_STATUSES))
 """The finished statuses as an SQL list, for ``status NOT IN (...)``."""

@@ -59,7 +59,6 @@ from ._common import (
     FINISHED_SQL,
     PROGRAM_COLS,
     SCHEMA_VERSION,
-    SNAPSHOT_CHECKPOINT_EVERY,
     SNAPSHOT_COLS,
     TASK_COLS,
     callback_record,
@@ -68,6 +67,7 @@ from ._common import (
     check_kind,
     check_meta,
     check_status,
+    checkpoint_block_start,
     dump_json,
     dump_json_or_null,
     event_record,
@@ -959,7 +959,7 @@ class PostgresStore(Store):
                 # Keep the newest snapshot and the last one of each block of
                 # SNAPSHOT_CHECKPOINT_EVERY events: resume needs only the newest, the
                 # debugger is faster with a few checkpoints, and the table stays small.
-                "block_start": last_seq - last_seq % SNAPSHOT_CHECKPOINT_EVERY,
+                "block_start": checkpoint_block_start(last_seq),
             }  # fmt: skip
 
         def body() -> int:

@@ -34,7 +34,6 @@ from ._common import (
     EVENT_COLS,
     PROGRAM_COLS,
     SCHEMA_VERSION,
-    SNAPSHOT_CHECKPOINT_EVERY,
     SNAPSHOT_COLS,
     TASK_COLS,
     callback_record,
@@ -43,6 +42,7 @@ from ._common import (
     check_kind,
     check_meta,
     check_status,
+    checkpoint_block_start,
     dump_json,
     dump_json_or_null,
     event_record,
@@ -262,8 +262,8 @@ _INSERT_EVENT = f"INSERT INTO events ({EVENT_COLS}) VALUES (?, ?, ?, ?, ?)"
 # Snapshot retention: the newest snapshot is the programs row's; before a commit replaces
 # it, it is kept in the snapshots table if it is the last of an earlier block of events (a
 # checkpoint), and the table's snapshots of the current block (outside writers' strays) go.
-# Parameters: program id, the first seq of the new snapshot's block (a multiple of
-# SNAPSHOT_CHECKPOINT_EVERY, which counts as the end of the block before), the new seq.
+# Parameters: program id, where the new snapshot's block starts, exclusive (a multiple of
+# SNAPSHOT_CHECKPOINT_EVERY: see checkpoint_block_start), the new seq.
 _KEEP_CHECKPOINT = (
     f"INSERT OR REPLACE INTO snapshots ({SNAPSHOT_COLS})"
     " SELECT id, snapshot_seq, snapshot_step, snapshot_state, snapshot_at FROM programs"
@@ -995,7 +995,7 @@ class SqliteStore(Store):
         if c.snapshot is not None:
             # The row's snapshot is at least as new as ``was`` says: past the block's start,
             # it is no checkpoint.
-            block_start = last_seq - last_seq % SNAPSHOT_CHECKPOINT_EVERY
+            block_start = checkpoint_block_start(last_seq)
             if snapshot_seq is None or snapshot_seq <= block_start:
                 self._x(_KEEP_CHECKPOINT, (program_id, block_start, last_seq))
             if drop_strays:

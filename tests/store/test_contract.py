@@ -361,6 +361,14 @@ def test_commits_keep_the_newest_snapshot_and_one_checkpoint_per_thousand_events
     assert [info.seq for info in store.snapshots(program)] == [999, 1500, 2005]
 
 
+def test_a_snapshot_on_a_multiple_of_a_thousand_is_the_one_checkpoint_of_its_block(store,
+                                                                                 program):
+    """Blocks are (0, 1000], (1000, 2000]...: 2000 ends its block, so 1998 is not kept."""
+    for seq in (1998, 2000, 2002, 2999, 3000, 3001):
+        _commit_snapshot_at(store, program, seq, b"x")
+    assert [info.seq for info in store.snapshots(program)] == [2000, 3000, 3001]
+
+
 def test_a_commit_keeps_one_snapshot_of_the_current_block_even_after_stray_ones(backend, store,
                                                                               program):
     """Retention holds whatever the table held before: an outside writer's extra snapshots
