@@ -264,6 +264,23 @@ _LEAVES: dict[type, Callable[[Any], list]] = {
 """Identity-free values (besides keywords, nodes and units) written in place in version 3."""
 
 
+# What ``_MachineEncoder``'s ``ref`` does with a value, by its type (absent: a heap entry).
+_K_SCALAR, _K_FLOAT, _K_KEYWORD, _K_NODE, _K_NAMED, _K_LEAF, _K_UNIT = range(7)
+
+
+def _kinds(named: frozenset[type]) -> dict[type, int]:
+    """The kinds for a base whose named values have the types ``named``. Later entries
+    win, in the order of the tests they replace: a named type may also be a leaf."""
+    kinds = dict.fromkeys(_LEAVES, _K_LEAF)
+    kinds[N.CodeUnit] = _K_UNIT
+    kinds.update(dict.fromkeys(named, _K_NAMED))
+    kinds.update(dict.fromkeys(_NODE_TYPES, _K_NODE))
+    kinds[Keyword] = _K_KEYWORD
+    kinds.update(dict.fromkeys(_SCALARS, _K_SCALAR))
+    kinds[float] = _K_FLOAT
+    return kinds
+
+
 class _MachineEncoder(_Encoder):
     """Writes version 3: the machine's own containers, fibers and frames in place, and
     keywords, code and base values as leaves (see the module docstring); the program's
@@ -285,6 +302,7 @@ class _MachineEncoder(_Encoder):
         self.units: dict[int, tuple[int, N.CodeUnit]] = {}
         self.ref = self._referrer(base.names, base.types)
         self.in1, self.in2 = self._inliners()
+        self.doc_cache: dict[int, tuple[Map, list]] = {}  # id -> (docs map, its encoding)
 
     def reset(self) -> None:
         """Forget the last snapshot (and let go of its objects)."""
@@ -297,11 +315,12 @@ class _MachineEncoder(_Encoder):
     def _referrer(self, names: dict[int, str], named: frozenset[type]
                   ) -> Callable[[Any], Any]:
         """``ref(x)``: a scalar as itself, a leaf in place, anything else as ``[i]``. A
-        closure, not a method: it runs for every value of every snapshot."""
+        closure, not a method: it runs for every value of every snapshot. One lookup of
+        the type says which (``_kinds``): most values are heap entries, found at once."""
         ids, units, objs, hashes = self.ids, self.units, self.objs, self.hashes
         get, append, push, unit_get = ids.get, objs.append, self.todo.append, units.get
-        name_of, leaves, nodes = names.get, _LEAVES, _NODE_TYPES
-        scalars, keyword, unit_type = _SCALAR_TYPES, Keyword, N.CodeUnit
+        name_of, leaves, kind_of = names.get, _LEAVES, _kinds(named).get
+        plain, nodes = _PLAIN, _NODE_TYPES
 
         def unit(u: N.CodeUnit) -> int:
             found = units[id(u)] = (len(hashes), u)
@@ -309,22 +328,30 @@ class _MachineEncoder(_Encoder):
             return found[0]
 
         def ref(obj: Any) -> Any:
-            t = type(obj)
-            if t in scalars:
-                if t is not float or obj - obj == 0.0:  # NaN and infinities: heap entries
+            k = kind_of(type(obj))
+            if k is not None:
+                if k == _K_KEYWORD:
+                    return ["k", obj.full]
+                if k == _K_NODE:
+                    u = unit_get(id(obj.unit))
+                    return ["N", unit(obj.unit) if u is None else u[0], obj.id]
+                if k == _K_SCALAR:
                     return obj
-            elif t is keyword:
-                return ["k", obj.full]
-            elif t in nodes:
-                u = unit_get(id(obj.unit))
-                return ["N", unit(obj.unit) if u is None else u[0], obj.id]
-            elif t in named and (name := name_of(id(obj))) is not None:
-                return ["G", name]
-            elif t in leaves:
-                return leaves[t](obj)
-            elif t is unit_type:
-                u = unit_get(id(obj))
-                return ["U", unit(obj) if u is None else u[0]]
+                if k == _K_FLOAT:
+                    if obj - obj == 0.0:  # NaN and infinities: heap entries
+                        return obj
+                elif k == _K_NAMED:
+                    name = name_of(id(obj))
+                    if name is not None:
+                        return ["G", name]
+                    leaf = leaves.get(type(obj))
+                    if leaf is not None:
+                        return leaf(obj)
+                elif k == _K_LEAF:
+                    return leaves[type(obj)](obj)
+                else:  # _K_UNIT
+                    u = unit_get(id(obj))
+                    return ["U", unit(obj) if u is None else u[0]]
             found = get(id(obj))
             if found is None:
                 found = ids[id(obj)] = len(objs)
@@ -332,13 +359,38 @@ class _MachineEncoder(_Encoder):
                 push(found)
             return [found]
 
+        def items(xs: Any, out: list) -> list:
+            """``out`` with ``ref(x)`` appended for each ``x`` of ``xs``; the commonest
+            (scalars, lists, code nodes) without a call: one call for a whole frame."""
+            for x in xs:
+                t = type(x)
+                if t in plain:
+                    out.append(x)
+                elif t is list:
+                    found = get(id(x))
+                    if found is None:
+                        found = ids[id(x)] = len(objs)
+                        append(x)
+                        push(found)
+                    out.append([found])
+                elif t in nodes:
+                    u = unit_get(id(x.unit))
+                    out.append(["N", unit(x.unit) if u is None else u[0], x.id])
+                else:
+                    out.append(ref(x))
+            return out
+
+        self.items = items
         return ref
 
     def heap(self) -> list:
         """As ``_Encoder.heap``, with the commonest entries of a machine made right here
         (no code form keeps its span in a machine snapshot). Explicit loops, not
-        comprehensions: for the short lists of a snapshot they cost a third less."""
+        comprehensions: for the short lists of a snapshot they cost a third less. A list
+        inside a list (an environment's parent) and a keyword key of a map are written
+        without calling ``ref``: a call costs more than the rest of an item."""
         ref, objs, todo, plain = self.ref, self.objs, self.todo, _PLAIN
+        ids, get, keyword = self.ids, self.ids.get, Keyword
         entries, make = _ENTRIES, _entry_maker
         heap: list[Any] = []
         while todo:
@@ -348,11 +400,24 @@ class _MachineEncoder(_Encoder):
             if t is list:
                 entry = ["l"]
                 for x in obj:
-                    entry.append(x if type(x) in plain else ref(x))
+                    tx = type(x)
+                    if tx in plain:
+                        entry.append(x)
+                    elif tx is list:  # always a heap entry (as in ``ref``)
+                        j = get(id(x))
+                        if j is None:
+                            j = ids[id(x)] = len(objs)
+                            objs.append(x)
+                            todo.append(j)
+                        entry.append([j])
+                    else:
+                        entry.append(ref(x))
             elif t is Map:
                 entry = ["M", None]
                 for k, v in (obj.items() if obj._wide else _dict_items(obj)):
-                    entry.append(k if type(k) in plain else ref(k))
+                    tk = type(k)
+                    entry.append(k if tk in plain else ["k", k.full] if tk is keyword
+                                 else ref(k))
                     entry.append(v if type(v) in plain else ref(v))
             elif t is Closure:
                 entry = ["C", ref(obj.fn), ref(obj.env)]
@@ -414,47 +479,73 @@ class _MachineEncoder(_Encoder):
 
         return in1, in2
 
-    def machine(self, m: M.Machine, glob: dict[str, Any]) -> list:
+    def machine(self, m: M.Machine, info: _Base) -> list:
         """The ``"machine"`` record, in ``_MACHINE_LAYOUT`` (field by field here: this
-        runs at every commit), with ``glob`` (the program's own globals) as its globals."""
+        runs at every commit), with only the program's own globals (``info``'s
+        ``user_globals``). Empty containers, the usual case, are written without a call."""
         ref, plain, in1, in2 = self.ref, _PLAIN, self.in1, self.in2
         result, error = m.result, m.error
+        runq, effects, inbox, waiters = m.runq, m.effects, m.inbox, m.message_waiters
+        callbacks, cb_waiters, requests, cancelled = (
+            m.callbacks, m.callback_waiters, m.new_requests, m.cancelled)
+        empty = _EMPTY.get
         return [
-            in1(glob), self.docs(m.docs), m.max_depth, m.steps,
+            in1(info.user_globals(m.glob, m.docs)), self.docs(m.docs), m.max_depth, m.steps,
             [self.fiber(f) for f in m.fibers.values()],
-            in1(m.runq), m.next_fiber, m.next_effect, in2(m.effects), in2(m.inbox),
-            in2(m.message_waiters), in2(m.callbacks), in1(m.callback_waiters),
-            in1(m.new_requests), in1(m.cancelled),
+            (not runq and empty(type(runq))) or in1(runq), m.next_fiber, m.next_effect,
+            (not effects and empty(type(effects))) or in2(effects),
+            (not inbox and empty(type(inbox))) or in2(inbox),
+            (not waiters and empty(type(waiters))) or in2(waiters),
+            (not callbacks and empty(type(callbacks))) or in2(callbacks),
+            (not cb_waiters and empty(type(cb_waiters))) or in1(cb_waiters),
+            (not requests and empty(type(requests))) or in1(requests),
+            (not cancelled and empty(type(cancelled))) or in1(cancelled),
             result if type(result) in plain else ref(result), m.status,
             error if type(error) in plain else ref(error), in2(m.extra),
         ]
 
     def docs(self, docs: dict[str, Map]) -> list:
         """The docs of the program's definitions: maps that only the machine and the REPL
-        read, so each is written in place (``["M", k, v...]``), not as a heap entry."""
-        ref, plain, out = self.ref, _PLAIN, ["d"]
+        read, so each is written in place (``["M", k, v...]``), not as a heap entry.
+
+        A docs map is made once by ``define`` and never changed, and nearly always holds
+        only keywords and plain scalars, whose encoding depends on nothing else: that
+        encoding is kept (``doc_cache``, by the map's identity) for the next commits."""
+        ref, plain, cache, out = self.ref, _PLAIN, self.doc_cache, ["d"]
         for name, info in docs.items():
             out.append(name)
-            if type(info) is Map and not info._wide and info.span is None:
-                entry = ["M"]
+            hit = cache.get(id(info))
+            if hit is not None and hit[0] is info:
+                out.append(hit[1])
+            elif type(info) is Map and not info._wide and info.span is None:
+                entry, constant = ["M"], True
                 for k, v in _dict_items(info):
-                    entry.append(k if type(k) in plain else ref(k))
-                    entry.append(v if type(v) in plain else ref(v))
+                    for x in (k, v):
+                        t = type(x)
+                        if t in plain:
+                            entry.append(x)
+                        else:
+                            entry.append(ref(x))
+                            constant = constant and t is Keyword
+                if constant:
+                    if len(cache) >= _DOC_CACHE_SIZE:  # redefined in a long REPL session
+                        cache.clear()
+                    cache[id(info)] = (info, entry)  # the map kept alive: its id stays its own
                 out.append(entry)
             else:
                 out.append(ref(info))
         return out
 
     def fiber(self, f: M.Fiber) -> list:
-        ref, in1, frames, plain = self.ref, self.in1, _FRAME_RECORDS, _PLAIN
+        in1, frames, items = self.in1, _FRAME_RECORDS, self.items
         stack = []
         for k in f.stack:
-            record = [k.KIND]
-            for x in frames[type(k)](k):
-                record.append(x if type(x) in plain else ref(x))
-            stack.append(record)
-        return [f.id, stack, f.mode, ref(f.node), ref(f.env), ref(f.val), f.status,
-                in1(f.wait), in1(f.waiters), in1(f.fault)]
+            stack.append(items(frames[type(k)](k), [k.KIND]))
+        wait, waiters, fault = f.wait, f.waiters, f.fault
+        return [f.id, stack, f.mode, *items((f.node, f.env, f.val), []), f.status,
+                None if wait is None else in1(wait),
+                ["l"] if type(waiters) is list and not waiters else in1(waiters),
+                None if fault is None else in1(fault)]
 
 
 def _fields(cls: type) -> Callable[[Any], tuple]:
@@ -466,6 +557,9 @@ def _fields(cls: type) -> Callable[[Any], tuple]:
 
 
 _FRAME_RECORDS = {cls: _fields(cls) for cls in M.FRAME_TYPES}
+_EMPTY = {dict: ["d"], list: ["l"], deque: ["l"], tuple: ["t"]}
+"""What ``in1`` and ``in2`` write for an empty container (shared: a document is only read)."""
+_DOC_CACHE_SIZE = 4096
 _FIBERS = -1
 _MACHINE_LAYOUT = (
     ("glob", 1), ("docs", 2), ("max_depth", 0), ("steps", 0), ("fibers", _FIBERS),
@@ -802,6 +896,7 @@ class _Base:
         self.names = {id(v): k for k, v in base.items() if type(v) not in _SCALARS}
         self.types = frozenset(type(v) for v in base.values() if type(v) not in _SCALARS)
         self.keys = base.keys()
+        self.size = len(base)
         self.last = next(reversed(base), None)
         self.encoders: list[_MachineEncoder] = []  # ready for the next encode
 
@@ -816,13 +911,16 @@ class _Base:
         the assumption does not hold (a name was removed, or ``glob`` is not a copy of
         this base), this falls back to comparing every name.
         """
-        added = len(glob) - len(self.keys)
+        added = len(glob) - self.size
         if added >= 0 and self.last is not None:
             tail = list(islice(reversed(glob.items()), added + 1))
-            if tail[-1][0] == self.last:
-                rebound = defined.keys() & self.keys  # usually empty
+            if tail.pop()[0] == self.last:
+                tail.reverse()
+                if self.keys.isdisjoint(defined):  # no base name rebound: the usual case
+                    return dict(tail)
+                rebound = defined.keys() & self.keys
                 out = {k: glob[k] for k in defined if k in rebound and k in glob}
-                out.update(reversed(tail[:-1]))
+                out.update(tail)
                 return out
         base = self.glob
         return {k: v for k, v in glob.items() if base.get(k, _UNSET) is not v}
@@ -845,7 +943,7 @@ def encode(machine: M.Machine, base: dict[str, Any]) -> bytes:
     pool = info.encoders  # pop and append are atomic: threads never share an encoder
     enc = pool.pop() if pool else _MachineEncoder(info)
     try:
-        record = enc.machine(machine, info.user_globals(machine.glob, machine.docs))
+        record = enc.machine(machine, info)
         heap = enc.heap()
         return _dumps_machine({"v": VERSION, "units": enc.hashes, "machine": record,
                                "heap": heap,
