@@ -723,7 +723,7 @@ class Machine:
         while True:
             if self.status != "run" and self.status != "idle":
                 return Done(self.result) if self.status == "done" else Failed(self.error)
-            if self.fiber is None and not self._schedule():
+            if self.fiber is None and not (self.runq and self._schedule()):
                 return self._suspend()
             steps = self.steps
             try:
@@ -1036,8 +1036,22 @@ class Machine:
     def request(self, kind: str, data: Map, timeout: float | None = None,
                 default: Any = NO_DEFAULT) -> None:
         """Suspend the current fiber on a new effect."""
-        eid = self._new_effect(kind, data, "value")
-        self._park_with_timeout(("effect", eid), timeout, default)
+        if timeout is not None:
+            eid = self._new_effect(kind, data, "value")
+            self._park_with_timeout(("effect", eid), timeout, default)
+            return
+        # Without a timeout, as _new_effect then _park, in one call: every effect comes here.
+        fiber = self.fiber
+        eid = self.next_effect
+        self.next_effect = eid + 1
+        self.effects[eid] = (fiber.id, "value", kind, data)
+        self.new_requests.append(Request(eid, kind, data))
+        fiber.stack, fiber.mode, fiber.node = self.stack, RETURN, self.node
+        fiber.env, fiber.val = self.env, self.val
+        fiber.status = "wait"
+        fiber.wait = ("effect", eid, None, default)
+        self.fiber = None
+        self.mode = PARKED
 
     def _new_effect(self, kind: str, data: Map, purpose: str) -> int:
         eid = self.next_effect

@@ -25,7 +25,7 @@ __all__ = ["parse_duration", "parse_options", "text_of"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_TIMEOUT, _DEFAULT = kw("timeout"), kw("default")
+_TIMEOUT, _DEFAULT, _SECONDS = kw("timeout"), kw("default"), kw("seconds")
 
 
 def parse_duration(value: Any, what: str = "duration") -> float:
@@ -188,7 +188,7 @@ def _callback(m: Machine, args: list[Any], node: Any) -> None:
 def _sleep(m: Machine, args: list[Any], node: Any) -> None:
     """Sleep durably: the program is stored and wakes when the time has passed.
     (sleep "3d")"""
-    m.request("sleep", Map({kw("seconds"): parse_duration(args[0], "sleep")}))
+    m.request("sleep", Map({_SECONDS: parse_duration(args[0], "sleep")}))
 
 
 @primitive("sleep-until", effect=True, arglists="[time]")
