@@ -91,7 +91,7 @@ class Symbol:
 class Keyword:
     """An interned keyword such as ``:status`` or ``:http/get``; call ``kw(name)`` to get one."""
 
-    __slots__ = ("full", "name", "ns", "_hash")
+    __slots__ = ("full", "name", "ns")
     _table: dict[str, Keyword] = {}
 
     def __new__(cls, full: str) -> Keyword:
@@ -107,15 +107,13 @@ class Keyword:
         else:
             self.ns = None
             self.name = full
-        self._hash = hash(("kw", full))
         cls._table[full] = self
         return self
 
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return self._hash
+    # Interned, so equality is identity and the hash is object's own, both in C: keywords are
+    # the commonest map keys, and a Python-level __hash__ would run at every lookup.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def __repr__(self) -> str:
         return ":" + self.full
