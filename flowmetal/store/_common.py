@@ -193,9 +193,13 @@ def check_input_type(type: str) -> None:
                          f"{', '.join(sorted(INPUT_EVENT_TYPES))}.")  # fmt: skip
 
 
-def check_blob(value: Any, what: str) -> None:
-    if not isinstance(value, bytes | bytearray | memoryview):
-        raise StoreError(f"{what} must be bytes, not {type(value).__name__}.")
+def check_blob(value: Any, what: str, *args: Any) -> None:
+    """StoreError unless ``value`` is bytes-like; ``what`` (formatted with ``args``, ``%``
+    style, only for the error) names it."""
+    # A tuple, not ``bytes | bytearray | memoryview``: isinstance is faster with one.
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise StoreError(f"{what % args if args else what} must be bytes, not"
+                         f" {type(value).__name__}.")
 
 
 def check_meta(meta: dict[str, str], where: str) -> int:

@@ -334,27 +334,43 @@ def _timers_json(timers: dict[str, float]) -> str | None:
     return dump_json(timers, "timers") if timers else None
 
 
-@functools.lru_cache(maxsize=64)
-def _update_program_sql(status: bool, snapshot: bool, timers: bool, next_timer: bool) -> str:
+# The flags of _update_program_sql. Which columns are set to NULL written in the SQL text
+# rather than bound: sqlite3 binds None (and bytes) through its adapter registry, a lookup
+# that costs more than the bind itself; the timers column compared with IS NULL likewise.
+_NO_RESULT, _NO_ERROR, _NO_WAITING, _HAD_NO_TIMERS = 1, 2, 4, 8
+# Which of the columns that often keep their value the UPDATE sets (and the snapshot's).
+_SNAPSHOT, _STATUS, _TIMERS, _NEXT_TIMER = 16, 32, 64, 128
+
+
+@functools.cache
+def _update_program_sql(flags: int) -> str:
     """The compare-and-set at the heart of commit: it matches only if the row is as the
     commit believes (nobody moved last_seq, status or timers). It sets only the columns
     that change: SQLite rewrites an index entry for every indexed column in the SET list,
-    even to the value it had, so status and next_timer_at are left out when they stay."""
-    sets = ["last_seq = ?", "status = ?"] if status else ["last_seq = ?"]
-    sets += ["result = ?", "error = ?", "waiting = ?", "updated_at = ?"]
-    if snapshot:
+    even to the value it had, so status and next_timer_at are left out when they stay.
+
+    Parameters, in order: last_seq, result, error and waiting (those not NULL), updated_at,
+    the snapshot's seq, step, state and time (with _SNAPSHOT), then status, timers
+    and next_timer_at (with their flags); the row's id, last_seq, status and timers (not
+    with _HAD_NO_TIMERS); with _SNAPSHOT, the id, the block's start and the new seq.
+    """
+    sets = ["last_seq = ?"]
+    sets += [f"{column} = NULL" if flags & null else f"{column} = ?" for column, null in
+             (("result", _NO_RESULT), ("error", _NO_ERROR), ("waiting", _NO_WAITING))]
+    sets.append("updated_at = ?")
+    if flags & _SNAPSHOT:
         sets += ["snapshot_seq = ?", "snapshot_step = ?", "snapshot_state = ?", "snapshot_at = ?"]
-    if timers:
-        sets.append("timers = ?")
-    if next_timer:
-        sets.append("next_timer_at = ?")
+    sets += [f"{column} = ?" for column, flag in
+             (("status", _STATUS), ("timers", _TIMERS), ("next_timer_at", _NEXT_TIMER))
+             if flags & flag]
+    timers = "timers IS NULL" if flags & _HAD_NO_TIMERS else "timers = ?"
     # With a snapshot: no snapshot of the new one's block is in the snapshots table (no
     # Flowmetal writer puts one there; an outside writer might). A seek within this
     # statement, rather than a DELETE of its own at every commit.
     strays = (" AND NOT EXISTS (SELECT 1 FROM snapshots WHERE program_id = ? AND seq > ?"
-              " AND seq <= ?)") if snapshot else ""
+              " AND seq <= ?)") if flags & _SNAPSHOT else ""
     return (f"UPDATE programs SET {', '.join(sets)}"
-            " WHERE id = ? AND last_seq = ? AND status = ? AND timers IS ?" + strays)
+            f" WHERE id = ? AND last_seq = ? AND status = ? AND {timers}" + strays)
 
 
 # -- SQL helpers ----------------------------------------------------------------------------
@@ -386,13 +402,14 @@ class _Reading:
     """The context of one read: the store's lock held, sqlite3 errors translated.
 
     A class rather than a ``@contextmanager`` generator: every store call enters one, and
-    this costs a fraction of a generator's set-up on the effect path.
+    this costs a fraction of a generator's set-up on the effect path. ``what`` (formatted
+    with ``args``, ``%`` style) says what the call does; it is formatted only for an error.
     """
 
-    __slots__ = ("store", "what")
+    __slots__ = ("store", "what", "args")
 
-    def __init__(self, store: SqliteStore, what: str) -> None:
-        self.store, self.what = store, what
+    def __init__(self, store: SqliteStore, what: str, args: tuple[Any, ...]) -> None:
+        self.store, self.what, self.args = store, what, args
 
     def __enter__(self) -> None:
         self.store._lock.acquire()
@@ -401,7 +418,10 @@ class _Reading:
                  tb: object) -> None:
         self.store._lock.release()
         if isinstance(e, sqlite3.Error):
-            raise self.store._error(e, self.what) from e
+            raise self.store._error(e, self.doing()) from e
+
+    def doing(self) -> str:
+        return self.what % self.args if self.args else self.what
 
 
 class _Writing(_Reading):
@@ -420,7 +440,7 @@ class _Writing(_Reading):
             store._rollback()
             store._lock.release()
             if isinstance(e, sqlite3.Error):
-                raise store._error(e, self.what) from e
+                raise store._error(e, self.doing()) from e
             raise
 
     def __exit__(self, kind: type[BaseException] | None, e: BaseException | None,
@@ -429,7 +449,7 @@ class _Writing(_Reading):
         try:
             if e is None:
                 try:
-                    store._x("COMMIT")
+                    store._w("COMMIT")
                 except BaseException as failed:
                     e = failed
                 else:
@@ -440,7 +460,7 @@ class _Writing(_Reading):
             store._learned.clear()
             store._lock.release()
         if isinstance(e, sqlite3.Error):
-            raise store._error(e, self.what) from e
+            raise store._error(e, self.doing()) from e
         if e is not None and kind is None:
             raise e  # COMMIT itself failed with something other than an sqlite3 error
 
@@ -502,6 +522,7 @@ class SqliteStore(Store):
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
             )
+            self._cursor = self._conn.cursor()  # for statements that return no rows: see _w
         try:
             with self._translate(f"open {self.path}"):
                 self._set_busy_timeout(busy_timeout)
@@ -523,6 +544,7 @@ class SqliteStore(Store):
                 uri, uri=True, isolation_level=None, check_same_thread=False,
                 timeout=busy_timeout
             )
+            self._cursor = self._conn.cursor()
         try:
             with self._translate(f"open {self.path}"):
                 self._set_busy_timeout(busy_timeout)
@@ -542,15 +564,30 @@ class SqliteStore(Store):
     # -- plumbing: the SQLite-specific bits, each in one small method --------------------
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run a statement on a cursor of its own, whose rows the caller reads."""
         if self._tracer is not None:
             self._tracer(sql, params)
         return self._conn.execute(sql, params)
 
+    def _w(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement that returns no rows; how many rows it changed.
+
+        On the store's one write cursor: ``Connection.execute`` makes (and registers) a new
+        cursor per call, which costs about as much as running a short statement. A statement
+        that returns no rows is done when it returns, so nothing is left open on the cursor.
+        """
+        if self._tracer is not None:
+            self._tracer(sql, params)
+        cursor = self._cursor
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
     def _xm(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a statement that returns no rows once per row of parameters."""
         if self._tracer is not None:
             for params in rows:
                 self._tracer(sql, params)
-        self._conn.executemany(sql, rows)
+        self._cursor.executemany(sql, rows)
 
     def _set_busy_timeout(self, seconds: float) -> None:
         # How long a writer waits for another process's write lock before giving up.
@@ -594,12 +631,12 @@ class SqliteStore(Store):
     def _begin_write(self) -> None:
         # IMMEDIATE takes the write lock now rather than at the first write: see the module
         # docstring for the deadlock this avoids.
-        self._x("BEGIN IMMEDIATE")
+        self._w("BEGIN IMMEDIATE")
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:
             try:
-                self._x("ROLLBACK")
+                self._w("ROLLBACK")
             except sqlite3.Error:
                 pass  # the original error is the one worth reporting
 
@@ -631,9 +668,10 @@ class SqliteStore(Store):
         except sqlite3.Error as e:
             raise self._error(e, what) from e
 
-    def _reading(self, what: str) -> _Reading:
-        """``with self._reading(what):`` hold the lock; sqlite3 errors become StoreErrors."""
-        return _Reading(self, what)
+    def _reading(self, what: str, *args: Any) -> _Reading:
+        """``with self._reading(what):`` hold the lock; sqlite3 errors become StoreErrors
+        that say ``what % args``."""
+        return _Reading(self, what, args)
 
     def _any(self, sql: str, params: Sequence[Any], what: str) -> bool:
         """Whether a query finds a row, asked with a read: pollers (claim_tasks, claim_ready,
@@ -641,10 +679,11 @@ class SqliteStore(Store):
         with self._reading(what):
             return self._x(sql, params).fetchone() is not None
 
-    def _writing(self, what: str) -> _Writing:
+    def _writing(self, what: str, *args: Any) -> _Writing:
         """``with self._writing(what):`` one write transaction under the lock: BEGIN
-        IMMEDIATE, then COMMIT, or ROLLBACK on any error; sqlite3 errors become StoreErrors."""
-        return _Writing(self, what)
+        IMMEDIATE, then COMMIT, or ROLLBACK on any error; sqlite3 errors become StoreErrors
+        that say ``what % args``."""
+        return _Writing(self, what, args)
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -692,7 +731,7 @@ class SqliteStore(Store):
 
     def put_code(self, hash: str, source_name: str, source: str, unit: bytes) -> None:
         check_blob(unit, f"the unit of code {hash!r}")
-        with self._writing(f"store code {hash!r}"):
+        with self._writing("store code %r", hash):
             self._x(
                 "INSERT INTO code (hash, source_name, source, unit, created_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
@@ -700,7 +739,7 @@ class SqliteStore(Store):
             )
 
     def get_code(self, hash: str) -> CodeRecord:
-        with self._reading(f"read code {hash!r}"):
+        with self._reading("read code %r", hash):
             r = self._x(
                 "SELECT hash, source_name, source, unit, created_at FROM code WHERE hash = ?",
                 (hash,),
@@ -733,7 +772,7 @@ class SqliteStore(Store):
         )  # fmt: skip
         now = time.time()
         lease_until = None if lease_seconds is None else now + lease_seconds
-        with self._writing(f"create program {id!r}"):
+        with self._writing("create program %r", id):
             self._insert_program(p, now, lease_owner, lease_until)
             return program_record(self._x(_SELECT_PROGRAM, (id,)).fetchone())
 
@@ -782,7 +821,7 @@ class SqliteStore(Store):
             raise NotFound(f"Program {p.id!r} names parent {p.parent_id!r}, which does not exist.")
 
     def get_program(self, id: str) -> ProgramRecord:
-        with self._reading(f"read program {id!r}"):
+        with self._reading("read program %r", id):
             r = self._x(_SELECT_PROGRAM, (id,)).fetchone()
         if r is None:
             raise NotFound(f"No program with id {id!r}.")
@@ -821,7 +860,7 @@ class SqliteStore(Store):
         check_status(status)
         data = None if event is None else dump_json(event[1], f"{event[0]} event data")
         now = time.time()
-        with self._writing(f"set the status of program {program_id!r}"):
+        with self._writing("set the status of program %r", program_id):
             seq = self._current_seq(program_id)
             if event is not None:
                 seq += 1
@@ -869,53 +908,70 @@ class SqliteStore(Store):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        with self._reading(f"read the events of program {program_id!r}"):
+        with self._reading("read the events of program %r", program_id):
             return [event_record(r) for r in self._x(sql, params)]
 
     def commit(self, program_id: str, c: Commit) -> int:
-        check_status(c.status)
-        if c.snapshot is not None:
-            check_blob(c.snapshot, f"the snapshot of program {program_id!r}")
+        status, snapshot, events = c.status, c.snapshot, c.events
+        check_status(status)
         now = time.time()
-        last_seq = c.expected_seq + len(c.events)
-        # Encode everything before taking the write lock, so the lock is held for SQL only.
-        where = f"program {program_id!r}"
-        values = (
-            dump_json_or_null(c.result, "result of %s", where),
-            dump_json_or_null(c.error, "error of %s", where),
-            dump_json_or_null(c.waiting, "waiting of %s", where), now,
-            *(() if c.snapshot is None else (last_seq, c.snapshot_step, c.snapshot, now)),
-        )  # fmt: skip
+        last_seq = c.expected_seq + len(events)
+        # Encode everything before taking the write lock, so the lock is held for SQL only:
+        # the flags and values of the UPDATE that do not depend on the row (see
+        # _update_program_sql), and the rows of the other tables.
+        flags, values = 0, []
+        if c.result is None:
+            flags = _NO_RESULT
+        else:
+            values.append(dump_json(c.result, "result of program %r", program_id))
+        if c.error is None:
+            flags |= _NO_ERROR
+        else:
+            values.append(dump_json(c.error, "error of program %r", program_id))
+        if c.waiting is None:
+            flags |= _NO_WAITING
+        else:
+            values.append(dump_json(c.waiting, "waiting of program %r", program_id))
+        values.append(now)
+        if snapshot is not None:
+            check_blob(snapshot, "the snapshot of program %r", program_id)
+            flags |= _SNAPSHOT
+            # A bytearray is bound as it is; bytes go through sqlite3's adapter lookup first.
+            values += (last_seq, c.snapshot_step, bytearray(snapshot), now)
+        # Each part only when the commit has some: a comprehension costs a call even empty.
         event_rows = [
-            (program_id, seq, type, dump_json(data, "event %d of %s", seq, where), now)
-            for seq, (type, data) in enumerate(c.events, c.expected_seq + 1)
-        ]
+            (program_id, seq, type, dump_json(data, "event %d of program %r", seq, program_id),
+             now)
+            for seq, (type, data) in enumerate(events, c.expected_seq + 1)
+        ] if events else None
         task_rows = [
             (program_id, t.effect_key, f"{program_id}:{t.effect_key}", t.kind,
-             dump_json(t.request, "request of task %r of %s", t.effect_key, where), now, now)
+             dump_json(t.request, "request of task %r of program %r", t.effect_key,
+                       program_id), now, now)
             for t in c.new_tasks
-        ]  # fmt: skip
+        ] if c.new_tasks else None  # fmt: skip
         sends = [
             (target, type, dump_json(data, "%s event sent to program %r", type, target))
             for target, type, data in c.send
-        ]
+        ] if c.send else ()
         for target, type, _ in sends:
             check_input_type(type)
             if target == program_id:
-                raise StoreError(f"A commit to {where} cannot send input to itself.")
+                raise StoreError(f"A commit to program {program_id!r} cannot send input to"
+                                 " itself.")
 
-        with self._writing(f"commit to {where}"):
+        with self._writing("commit to program %r", program_id):
             row, hint = None, self._hint(program_id)
             if hint is not None and hint.last_seq == c.expected_seq:
-                row = self._update_program(program_id, c, values, hint, last_seq, now)
+                row = self._update_program(program_id, c, flags, values, hint, last_seq)
             if row is None:  # this store does not know the row as it is: read it
                 row = self._update_program(
-                    program_id, c, values, self._row_state(program_id, c.expected_seq),
-                    last_seq, now, drop_strays=True,
+                    program_id, c, flags, values, self._row_state(program_id, c.expected_seq),
+                    last_seq, drop_strays=True,
                 )  # fmt: skip
                 if row is None:
-                    raise StoreError(f"Could not commit to {where}: its row changed under"
-                                     " the write lock.")
+                    raise StoreError(f"Could not commit to program {program_id!r}: its row"
+                                     " changed under the write lock.")
             if event_rows:
                 self._xm(_INSERT_EVENT, event_rows)
             if task_rows:
@@ -930,9 +986,9 @@ class SqliteStore(Store):
             for target, type, data in sends:
                 self._append(target, type, data, now, skip_finished=True)
             if c.code_hash is not None:
-                self._x(_SET_CODE_HASH, (c.code_hash, program_id))
-            if c.status in FINISHED_STATUSES:
-                self._x(_CANCEL_OPEN_TASKS, (now, program_id))
+                self._w(_SET_CODE_HASH, (c.code_hash, program_id))
+            if status in FINISHED_STATUSES:
+                self._w(_CANCEL_OPEN_TASKS, (now, program_id))
                 row = None
             self._learned[program_id] = row
         return last_seq
@@ -973,15 +1029,16 @@ class SqliteStore(Store):
         self,
         program_id: str,
         c: Commit,
-        values: tuple[Any, ...],
+        flags: int,
+        values: list[Any],
         was: _Row,
         last_seq: int,
-        now: float,
         *,
         drop_strays: bool = False,
     ) -> _Row | None:
         """Write the commit's changes to the program's row, which ``was`` describes; None if
-        the row is not as ``was`` says (then nothing of it was written).
+        the row is not as ``was`` says (then nothing of it was written). ``flags`` and
+        ``values`` are the UPDATE's that do not depend on the row (see commit).
 
         Snapshot retention: keep the newest snapshot and the last one of each block of
         SNAPSHOT_CHECKPOINT_EVERY events: resume needs only the newest, the debugger is
@@ -991,45 +1048,56 @@ class SqliteStore(Store):
         them there) go. The UPDATE matches no row while there are such strays, so the
         commit then reads the row and deletes them (``drop_strays``).
         """
+        params = [last_seq, *values]
         snapshot_seq, block_start = was.snapshot_seq, 0
-        if c.snapshot is not None:
+        if flags & _SNAPSHOT:
             # The row's snapshot is at least as new as ``was`` says: past the block's start,
             # it is no checkpoint.
             block_start = checkpoint_block_start(last_seq)
             if snapshot_seq is None or snapshot_seq <= block_start:
-                self._x(_KEEP_CHECKPOINT, (program_id, block_start, last_seq))
+                self._w(_KEEP_CHECKPOINT, (program_id, block_start, last_seq))
             if drop_strays:
-                self._x(_DROP_BLOCK_SNAPSHOTS, (program_id, block_start, last_seq))
+                self._w(_DROP_BLOCK_SNAPSHOTS, (program_id, block_start, last_seq))
             snapshot_seq = last_seq
-        timers, timers_json = was.timers, was.timers_json
-        if c.status in FINISHED_STATUSES:
+        status = c.status
+        if status != was.status:
+            flags |= _STATUS
+            params.append(status)
+        timers = was.timers
+        if status in FINISHED_STATUSES:
             timers = {}
         elif c.cancel_timers or c.new_timers:
-            timers = {k: due for k, due in timers.items() if k not in c.cancel_timers}
-            timers.update((k, float(due)) for k, due in c.new_timers)
+            # the order of a dict comprehension without the cancelled keys, then update()
+            timers = timers.copy()
+            for key in c.cancel_timers:
+                timers.pop(key, None)
+            for key, due in c.new_timers:
+                timers[key] = float(due)
+        timers_json = was.timers_json
         if timers is not was.timers:
             timers_json = _timers_json(timers)
-        next_timer = min(timers.values()) if timers else None
-        set_next = next_timer != (min(was.timers.values()) if was.timers else None)
-        set_timers, set_status = timers_json != was.timers_json, c.status != was.status
-        sql = _update_program_sql(set_status, c.snapshot is not None, set_timers, set_next)
-        params: list[Any] = [last_seq, c.status] if set_status else [last_seq]
-        params += values
-        if set_timers:
-            params.append(timers_json)
-        if set_next:
-            params.append(next_timer)
-        params += (program_id, was.last_seq, was.status, was.timers_json)
-        if c.snapshot is not None:
+            if timers_json != was.timers_json:
+                flags |= _TIMERS
+                params.append(timers_json)
+            next_timer = min(timers.values()) if timers else None
+            if next_timer != (min(was.timers.values()) if was.timers else None):
+                flags |= _NEXT_TIMER
+                params.append(next_timer)
+        if was.timers_json is None:
+            flags |= _HAD_NO_TIMERS
+            params += (program_id, was.last_seq, was.status)
+        else:
+            params += (program_id, was.last_seq, was.status, was.timers_json)
+        if flags & _SNAPSHOT:
             params += (program_id, block_start, last_seq)
-        if self._x(sql, params).rowcount != 1:
+        if self._w(_update_program_sql(flags), params) != 1:
             return None
-        return _Row(last_seq, c.status, snapshot_seq, timers, timers_json)
+        return _Row(last_seq, status, snapshot_seq, timers, timers_json)
 
     def append_input(self, program_id: str, type: str, data: Any) -> int:
         check_input_type(type)
         data_json = dump_json(data, f"{type} event data")
-        with self._writing(f"append {type} to program {program_id!r}"):
+        with self._writing("append %s to program %r", type, program_id):
             return self._append(program_id, type, data_json, time.time())
 
     def _append(
@@ -1045,8 +1113,8 @@ class SqliteStore(Store):
             if skip_finished:
                 return None
             raise
-        self._x(_INSERT_EVENT, (program_id, seq, type, data, now))
-        self._x(_UPDATE_PROGRAM_READY, (seq, now, program_id))
+        self._w(_INSERT_EVENT, (program_id, seq, type, data, now))
+        self._w(_UPDATE_PROGRAM_READY, (seq, now, program_id))
         self._moved(program_id, seq - 1, seq)
         return seq
 
@@ -1070,14 +1138,14 @@ class SqliteStore(Store):
         """The newest snapshot at or before ``seq`` (any if None): the programs row's, else
         the newest checkpoint of the snapshots table."""
         bound = (1 << 62) if seq is None else seq
-        with self._reading(f"{what} of program {program_id!r}"):
+        with self._reading("%s of program %r", what, program_id):
             r = self._x(_SELECT_NEWEST_SNAPSHOT, (program_id, bound)).fetchone()
             if r is None:
                 r = self._x(_SELECT_CHECKPOINT, (program_id, bound)).fetchone()
         return None if r is None else snapshot_record(r)
 
     def snapshots(self, program_id: str) -> list[SnapshotInfo]:
-        with self._reading(f"list the snapshots of program {program_id!r}"):
+        with self._reading("list the snapshots of program %r", program_id):
             rows = self._x(
                 "SELECT seq, step FROM snapshots WHERE program_id = ?"
                 " UNION SELECT snapshot_seq, snapshot_step FROM programs"
@@ -1174,7 +1242,7 @@ class SqliteStore(Store):
         if not self._any(sql, (*params, 1), "look for tasks"):
             return []
         params.append(limit)
-        with self._writing(f"claim tasks for {worker!r}"):
+        with self._writing("claim tasks for %r", worker):
             ids = [r[0] for r in self._x(sql, params)]
             if not ids:
                 return []
@@ -1198,7 +1266,7 @@ class SqliteStore(Store):
             status, type, data = "failed", "effect-failed", {"error": value}
         result = dump_json_or_null(value, f"result of task {task_id}")
         now = time.time()
-        with self._writing(f"complete task {task_id}"):
+        with self._writing("complete task %s", task_id):
             r = self._x(
                 "SELECT program_id, effect_key, status, claimed_by FROM tasks WHERE id = ?",
                 (task_id,),
@@ -1221,7 +1289,7 @@ class SqliteStore(Store):
             return self._append(program_id, type, event, now)
 
     def get_task(self, task_id: int) -> TaskRecord:
-        with self._reading(f"read task {task_id}"):
+        with self._reading("read task %s", task_id):
             r = self._x(f"SELECT {TASK_COLS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
         if r is None:
             raise NotFound(f"No task with id {task_id}.")
@@ -1273,7 +1341,7 @@ class SqliteStore(Store):
         return callback_record(r)
 
     def list_callbacks(self, program_id: str) -> list[CallbackRecord]:
-        with self._reading(f"list the callbacks of program {program_id!r}"):
+        with self._reading("list the callbacks of program %r", program_id):
             rows = self._x(
                 f"SELECT {CALLBACK_COLS} FROM callbacks WHERE program_id = ?"
                 " ORDER BY created_at, token",
@@ -1307,7 +1375,7 @@ class SqliteStore(Store):
         if not self._any(sql, (*params, 1), "look for ready programs"):
             return []
         params.append(limit)
-        with self._writing(f"claim ready programs for {worker!r}"):
+        with self._writing("claim ready programs for %r", worker):
             ids = [r[0] for r in self._x(sql, params)]
             self._xm(
                 "UPDATE programs SET lease_owner = ?, lease_until = ? WHERE id = ?",
@@ -1319,7 +1387,7 @@ class SqliteStore(Store):
         self, program_id: str, *, worker: str, lease_seconds: float, now: float | None = None
     ) -> bool:
         now = time.time() if now is None else now
-        with self._writing(f"lease program {program_id!r}"):
+        with self._writing("lease program %r", program_id):
             taken = self._x(
                 "UPDATE programs SET lease_owner = ?, lease_until = ? WHERE id = ?"
                 " AND (lease_owner IS NULL OR lease_owner = ? OR lease_until IS NULL"
@@ -1331,7 +1399,7 @@ class SqliteStore(Store):
         return bool(taken)
 
     def release(self, program_id: str, worker: str) -> bool:
-        with self._writing(f"release program {program_id!r}"):
+        with self._writing("release program %r", program_id):
             return (
                 self._x(
                     "UPDATE programs SET lease_owner = NULL, lease_until = NULL"

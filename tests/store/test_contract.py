@@ -309,6 +309,28 @@ def test_commit_stores_result_and_error(store, program):
     assert (p.status, p.error, p.result, p.finished) == ("done", None, [1, 2], True)
 
 
+def test_a_commit_of_none_clears_result_error_and_waiting(store, program):
+    """None is written as NULL whatever the row held: the SQLite backend writes it as NULL
+    in the statement's text rather than binding it, so each column is checked here."""
+    store.commit(program, Commit(expected_seq=1, status="waiting", result=1, error="e",
+                                 waiting=[{"fiber": 0}]))
+    p = store.get_program(program)
+    assert (p.result, p.error, p.waiting) == (1, "e", [{"fiber": 0}])
+    for kept in ("result", "error", "waiting"):
+        store.commit(program, Commit(expected_seq=1, status="waiting",
+                                     **{kept: {"kept": kept}}))  # type: ignore[arg-type]
+        p = store.get_program(program)
+        values = {"result": p.result, "error": p.error, "waiting": p.waiting}
+        assert values == {c: ({"kept": kept} if c == kept else None) for c in values}
+
+
+def test_commit_refuses_a_snapshot_that_is_not_bytes(store, program):
+    with pytest.raises(StoreError, match="the snapshot of program 'p1' must be bytes, not str"):
+        store.commit(program, Commit(expected_seq=1, status="ready",
+                                     snapshot="s"))  # type: ignore[arg-type]
+    assert store.latest_snapshot(program) is None
+
+
 def test_commit_to_a_finished_program_is_refused(store, program):
     store.commit(program, Commit(expected_seq=1, status="done", result=1))
     with pytest.raises(ProgramFinished, match="done"):

@@ -107,6 +107,25 @@ def test_tracer_sees_every_statement_of_a_commit(tmp_path):
     assert len(seen) == 5  # BEGIN, the compare-and-set UPDATE, two INSERTs, COMMIT
 
 
+def test_a_commit_that_sqlite_refuses_says_which_program_and_writes_nothing(tmp_path):
+    with open_store(tmp_path / "a.db") as s:
+        s.create_program("p", name="x", kind="program", code_hash=None, args=[])
+        s.commit("p", Commit(expected_seq=0, status="waiting", events=[("a", 1)]))
+        outside = sqlite3.connect(tmp_path / "a.db")
+        outside.execute("CREATE TRIGGER refuse BEFORE INSERT ON events"
+                        " BEGIN SELECT RAISE(ABORT, 'no more'); END")
+        outside.commit()
+        outside.close()
+        with pytest.raises(StoreError, match="^Could not commit to program 'p': no more$"):
+            s.commit("p", Commit(expected_seq=1, status="waiting", events=[("b", 2)],
+                                 snapshot=b"s", new_timers=[("t", 1.0)]))
+        p = s.get_program("p")
+        assert (p.last_seq, s.latest_snapshot("p"), s.list_timers("p")) == (1, None, [])
+        # the store still works, and its next commit is not misled by the one refused
+        s._conn.execute("DROP TRIGGER refuse")
+        assert s.commit("p", Commit(expected_seq=1, status="waiting", events=[("b", 2)])) == 2
+
+
 def test_in_memory_store_works_for_throwaway_use():
     with open_store(":memory:") as s:
         s.create_program("p", name="x", kind="repl", code_hash=None, args=[])
