@@ -35,3 +35,19 @@ def test_only_runs_the_named_benchmark():
     out = run_benchmarks("--only", "fib")
     assert "fib" in out
     assert "map/reduce" not in out and "(a) durable" not in out
+
+
+def test_the_effect_breakdown_names_every_part_of_an_effect():
+    done = subprocess.run([sys.executable, "-m", "benchmarks.effect_breakdown", "-n", "20"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for part in ("us per effect", "SQL COMMIT", "SQL UPDATE programs", "snapshot.encode",
+                 "Machine.run", "store.commit's own Python", "executor and runtime"):
+        assert part in done.stdout, part
+
+
+def test_the_effect_breakdown_refuses_a_bad_count():
+    done = subprocess.run([sys.executable, "-m", "benchmarks.effect_breakdown", "-n", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "-n must be at least 1" in done.stderr
+    assert "Traceback" not in done.stderr
