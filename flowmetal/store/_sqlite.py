@@ -79,6 +79,19 @@ __all__ = ["SqliteStore", "SCHEMA_VERSION", "MIN_SQLITE_VERSION"]
 MIN_SQLITE_VERSION = (3, 24, 0)
 """``INSERT ... ON CONFLICT`` (upsert) arrived in SQLite 3.24."""
 
+@functools.cache
+def _has_json_functions() -> bool:
+    """Whether this SQLite has json_each, which the ``timers`` view (schema 3) is made of."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("SELECT key FROM json_each('{}')").fetchall()
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
 # -- schema ---------------------------------------------------------------------------------
 # MIGRATIONS[v] takes a file from version v-1 to v. Version 0 is an empty file. Never edit a
 # released migration: add the next one, and bump SCHEMA_VERSION. docs/store.md documents the
@@ -198,7 +211,6 @@ _V2 = (
     """DELETE FROM snapshots WHERE (program_id, seq) IN
        (SELECT id, snapshot_seq FROM programs WHERE snapshot_seq IS NOT NULL)""",
 )
-
 
 
 def _move_timers_into_programs(store: SqliteStore) -> None:
@@ -512,6 +524,11 @@ class SqliteStore(Store):
             raise StoreError(
                 f"Flowmetal needs SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or newer;"
                 f" this Python has {sqlite3.sqlite_version}."
+            )
+        if not _has_json_functions():
+            raise StoreError(
+                "Flowmetal needs SQLite's JSON functions (json_each, built in since SQLite"
+                f" 3.38); this Python's SQLite {sqlite3.sqlite_version} was built without them."
             )
         if read_only:
             self._open_read_only(busy_timeout)

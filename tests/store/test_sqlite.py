@@ -419,3 +419,20 @@ def test_a_commit_replacing_a_timer_writes_no_timer_page_unless_the_earliest_due
         later_dues = _pages_written(path, lambda: sleeps([6.0 + i for i in range(10)]))
         assert set(later_dues) <= {"programs", "events", "programs_next_timer"}, later_dues
         assert later_dues["programs_next_timer"] == 10
+
+
+def test_an_sqlite_without_json_functions_is_refused_by_name(tmp_path, monkeypatch):
+    """The timers view is made of json_each: an SQLite built without it gets a clear error
+    at open, and no file is created."""
+    from flowmetal.store import _sqlite
+
+    monkeypatch.setattr(_sqlite, "_has_json_functions", lambda: False)
+    with pytest.raises(StoreError, match="JSON functions"):
+        open_store(tmp_path / "a.db")
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_this_sqlite_has_the_json_functions_the_store_needs():
+    from flowmetal.store import _sqlite
+
+    assert _sqlite._has_json_functions()
