@@ -95,7 +95,10 @@ def _instructions(mode: str, n: int) -> int:
     out = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
          "-m", "benchmarks.effect_breakdown", "--valgrind-run", mode, str(n)],
-        capture_output=True, text=True, check=True)
+        capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"the run under valgrind failed (exit {out.returncode}):\n"
+                         f"{out.stderr[-2000:]}")
     found = re.search(r"Collected : (\d+)", out.stderr)
     if found is None:
         raise SystemExit(f"valgrind printed no instruction count:\n{out.stderr[-2000:]}")

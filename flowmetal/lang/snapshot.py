@@ -844,25 +844,23 @@ def _json_text() -> Callable[[dict], str]:
 _json = _json_text()
 
 
-def _dumps(doc: dict, plain_limit: int = _PLAIN_LIMIT) -> bytes:
-    text = _json(doc).encode()
-    return text if len(text) <= plain_limit else zlib.compress(text, 1)
+def _dumps(doc: dict, plain_limit: int = _PLAIN_LIMIT, fast: bool = False) -> bytes:
+    """The document's JSON text as stored: plain up to ``plain_limit`` bytes, else zlib.
 
-
-def _dumps_machine(doc: dict) -> bytes:
-    """``_dumps`` for a machine document, through orjson when it is installed: a tenth of
-    the instructions of the standard library's C encoder, and this runs at every commit.
-    A machine document holds no NaN or infinity (they are heap entries), which orjson
-    would write as null; what orjson refuses (an integer beyond 64 bits, a lone
-    surrogate in a string) goes through the standard library."""
-    if _orjson is not None:
+    ``fast`` (machine documents) writes it through orjson when it is installed: a tenth of
+    the instructions of the standard library's C encoder, and this runs at every commit. A
+    machine document holds no NaN or infinity (they are heap entries), which orjson would
+    write as null; what orjson refuses (an integer beyond 64 bits, a lone surrogate in a
+    string) goes through the standard library."""
+    text = None
+    if fast and _orjson is not None:
         try:
             text = _orjson.dumps(doc)
         except _orjson.JSONEncodeError:
             pass
-        else:
-            return text if len(text) <= _PLAIN_LIMIT else zlib.compress(text, 1)
-    return _dumps(doc)
+    if text is None:
+        text = _json(doc).encode()
+    return text if len(text) <= plain_limit else zlib.compress(text, 1)
 
 
 def _loads(blob: bytes) -> dict:
@@ -945,9 +943,8 @@ def encode(machine: M.Machine, base: dict[str, Any]) -> bytes:
     try:
         record = enc.machine(machine, info)
         heap = enc.heap()
-        return _dumps_machine({"v": VERSION, "units": enc.hashes, "machine": record,
-                               "heap": heap,
-                               "current": current.id if current is not None else None})
+        return _dumps({"v": VERSION, "units": enc.hashes, "machine": record, "heap": heap,
+                       "current": current.id if current is not None else None}, fast=True)
     finally:
         enc.reset()
         pool.append(enc)
